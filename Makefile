@@ -1,0 +1,40 @@
+# One command per job. Every target creates .venv and installs the project on first use,
+# so a fresh machine needs only python3 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The README's first command: the product on the example desired state, no AWS account needed.
+demo: $(STAMP)
+	$(BIN)/ecr-drift validate desired_state.json
+
+## The README's second command, and exactly what CI runs (.ci/run).
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict handler
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## Regenerate desired_state.schema.json after a model change (a test fails while it is stale).
+schema: $(STAMP)
+	$(BIN)/ecr-drift schema > desired_state.schema.json
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Everything that talks to AWS: reads (observe), writes (remediate) and the clients they share."""

@@ -1,0 +1,147 @@
+"""Checks across fields, run after the models parsed: what ECR would reject and what contradicts itself."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from handler.desired.models import DesiredState, PullThroughCacheRule, RepositorySettings
+from handler.desired.resolution import overlay, tied_patterns
+from handler.desired.upstreams import KNOWN_UPSTREAM_HOSTS, needs_credentials, upstream_registry
+from handler.documents.lifecycle import compile_lifecycle_policy
+from handler.documents.problems import DocumentError, Problem, path_key
+from handler.documents.repository_policy import MANAGED_SIDS
+
+
+def _settings_blocks(state: DesiredState) -> Iterator[tuple[str, RepositorySettings]]:
+    yield "defaults", state.defaults
+    for name, settings in state.repositories.items():
+        yield f"repositories.{path_key(name)}", settings
+    for pattern, settings in state.repository_patterns.items():
+        yield f"repository_patterns.{path_key(pattern)}", settings
+
+
+def _block_problems(path: str, settings: RepositorySettings) -> list[Problem]:
+    problems: list[Problem] = []
+    if settings.lifecycle is not None:
+        try:
+            compile_lifecycle_policy(settings.lifecycle)
+        except DocumentError as error:
+            problems += [p.under(f"{path}.lifecycle") for p in error.problems]
+    for field in ("pull_account_ids", "push_account_ids"):
+        ids = getattr(settings, field) or []
+        problems += [
+            Problem(f"{path}.{field}", f"account {account} is listed more than once")
+            for account, count in Counter(ids).items()
+            if count > 1
+        ]
+    both = sorted(set(settings.pull_account_ids or ()) & set(settings.push_account_ids or ()))
+    if both:
+        problems.append(
+            Problem(
+                f"{path}.pull_account_ids", f"{', '.join(both)} also in push_account_ids: push implies pull"
+            )
+        )
+    sids = Counter(s.Sid for s in settings.policy_statements or ())
+    for index, statement in enumerate(settings.policy_statements or ()):
+        where = f"{path}.policy_statements[{index}].Sid"
+        if statement.Sid in MANAGED_SIDS:
+            problems.append(Problem(where, f"Sid {statement.Sid!r} is reserved for pull/push_account_ids"))
+        elif sids[statement.Sid] > 1:
+            problems.append(
+                Problem(where, f"Sid {statement.Sid!r} is used more than once; Sids must be unique")
+            )
+    problems += [
+        Problem(f"{path}.tags.{path_key(key)}", "tag keys starting with `aws:` are reserved by AWS")
+        for key in settings.tags or {}
+        if key.lower().startswith("aws:")
+    ]
+    return problems
+
+
+def _effective_problems(path: str, settings: RepositorySettings, state: DesiredState) -> list[Problem]:
+    """Contradictions that only show once ``defaults`` are overlaid."""
+    effective = overlay(state.defaults, settings) if path != "defaults" else settings
+    problems: list[Problem] = []
+    if effective.image_tag_mutability_exclusions and effective.image_tag_mutability is None:
+        problems.append(
+            Problem(
+                f"{path}.image_tag_mutability_exclusions",
+                "exclusions need `image_tag_mutability` (here or in defaults) to be exempt from",
+            )
+        )
+    scanning = state.registry.scanning
+    if effective.scan_on_push is not None and scanning is not None and scanning.scan_type == "ENHANCED":
+        problems.append(
+            Problem(
+                f"{path}.scan_on_push",
+                "ECR ignores per-repository scan on push under ENHANCED registry scanning; "
+                "use registry.scanning.rules instead",
+            )
+        )
+    return problems
+
+
+def _cache_rule_problems(prefix: str, rule: PullThroughCacheRule) -> list[Problem]:
+    path = f"registry.pull_through_cache.{path_key(prefix)}"
+    url = rule.upstream_registry_url
+    if upstream_registry(url) is None:
+        return [
+            Problem(
+                f"{path}.upstream_registry_url",
+                f"{url!r} is not an upstream ECR can cache "
+                f"(allowed: {', '.join(sorted(KNOWN_UPSTREAM_HOSTS))}, "
+                "<registry>.azurecr.io, <account>.dkr.ecr.<region>.amazonaws.com)",
+            )
+        ]
+    if needs_credentials(url) and rule.credential_arn is None:
+        return [
+            Problem(
+                f"{path}.credential_arn",
+                f"{url} needs credentials: a Secrets Manager secret named ecr-pullthroughcache/...",
+            )
+        ]
+    return []
+
+
+def _scanning_problems(state: DesiredState) -> list[Problem]:
+    scanning = state.registry.scanning
+    if scanning is None:
+        return []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, rule in enumerate(scanning.rules):
+        where = f"registry.scanning.rules[{index}].frequency"
+        if rule.frequency == "CONTINUOUS_SCAN" and scanning.scan_type != "ENHANCED":
+            problems.append(Problem(where, "CONTINUOUS_SCAN needs scan_type ENHANCED"))
+        if rule.frequency in seen:
+            problems.append(Problem(where, f"{rule.frequency} appears in more than one rule"))
+        seen.add(rule.frequency)
+    return problems
+
+
+def semantic_problems(state: DesiredState) -> list[Problem]:
+    """Every problem the models alone cannot see, each with its JSON path."""
+    problems: list[Problem] = []
+    for path, settings in _settings_blocks(state):
+        problems += _block_problems(path, settings)
+        problems += _effective_problems(path, settings, state)
+    for first, second in tied_patterns(list(state.repository_patterns)):
+        problems.append(
+            Problem(
+                f"repository_patterns.{path_key(second)}",
+                f"ties with {first!r}: both can match the same repository and neither has a longer "
+                "literal prefix; make one more specific",
+            )
+        )
+    for prefix, rule in (state.registry.pull_through_cache or {}).items():
+        problems += _cache_rule_problems(prefix, rule)
+    problems += _scanning_problems(state)
+    reserved = sorted(set(state.enforcement.keep_policy_sids) & MANAGED_SIDS)
+    if reserved:
+        problems.append(
+            Problem(
+                "enforcement.keep_policy_sids", f"{', '.join(reserved)} is managed by the enforcer, not kept"
+            )
+        )
+    return problems

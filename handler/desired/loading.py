@@ -1,0 +1,208 @@
+"""Reading ``desired_state.json``: strict JSON (duplicate keys, line and column), the models, the checks.
+
+Every problem is reported with its JSON path, never as a traceback, and all of them at once so a user fixes
+the file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from handler.desired.checks import semantic_problems
+from handler.desired.models import PATTERN_MEANINGS, UNION_TAGS, DesiredState
+from handler.documents.problems import Problem, join_path, path_key
+
+
+class DesiredStateError(Exception):
+    """The desired state cannot be used; ``problems`` says where and why."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _Object(dict[str, Any]):
+    """A JSON object that remembers the keys it saw more than once (json keeps only the last)."""
+
+    duplicates: list[str]
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object()
+    obj.duplicates = []
+    for key, value in pairs:
+        if key in obj and key not in obj.duplicates:
+            obj.duplicates.append(key)
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _duplicate_problems(value: Any, path: str = "") -> list[Problem]:
+    problems: list[Problem] = []
+    if isinstance(value, _Object):
+        problems += [
+            Problem(_child(path, key), "duplicate key: JSON keeps only the last value, so the first is lost")
+            for key in value.duplicates
+        ]
+        for key, item in value.items():
+            problems += _duplicate_problems(item, _child(path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems += _duplicate_problems(item, f"{path}[{index}]")
+    return problems
+
+
+def _child(path: str, key: str) -> str:
+    segment = path_key(key)
+    return f"{path}.{segment}" if path else segment
+
+
+def parse_json_text(text: str) -> tuple[Any, list[Problem]]:
+    """Parse JSON text; syntax errors name line and column, duplicate keys name their path."""
+    try:
+        value = json.loads(text, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        return None, [Problem("", f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}")]
+    except ValueError as error:
+        return None, [Problem("", f"invalid JSON: {error}")]
+    return value, _duplicate_problems(value)
+
+
+def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in UNION_TAGS or part == "[key]" or part.startswith("function-"):
+            continue
+        else:
+            path = _child(path, part)
+    return path
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model whose fields an error location's last part belongs to, to list the fields it allows."""
+    current: Any = DesiredState
+    for part in loc[:-1]:
+        current = _step(current, part)
+    current = _strip(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _strip(annotation: Any) -> Any:
+    """Drop ``Annotated`` and ``| None`` around a type."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+        return _strip(args[0])
+    return annotation
+
+
+def _step(annotation: Any, part: int | str) -> Any:
+    """The type one location part further down: a model's field, a mapping's value, a list's item."""
+    annotation = _strip(annotation)
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):  # a tagged union: the part is the tag
+        for member in get_args(annotation):
+            metadata = getattr(member, "__metadata__", ())
+            if any(getattr(m, "tag", None) == part for m in metadata):
+                return member
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(part, str):
+        field = annotation.model_fields.get(part) or next(
+            (f for f in annotation.model_fields.values() if f.alias == part), None
+        )
+        return field.annotation if field else None
+    if origin is dict:
+        return get_args(annotation)[1]
+    if origin is list:
+        return get_args(annotation)[0]
+    return None
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _pydantic_problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        path = _loc_to_path(loc)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            model = _model_at(loc)
+            allowed = sorted(
+                (f.alias or name)
+                for name, f in (model.model_fields.items() if model else ())
+                if not f.exclude
+            )
+            unknown = str(loc[-1])
+            close = difflib.get_close_matches(unknown, allowed, n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            message = f"unknown field `{unknown}`{hint} (allowed: {', '.join(allowed)})"
+        elif kind == "missing":
+            message = "required field is missing"
+        elif kind == "string_pattern_mismatch" and item["ctx"]["pattern"] in PATTERN_MEANINGS:
+            message = f"must be {PATTERN_MEANINGS[item['ctx']['pattern']]} (got {_describe(item['input'])})"
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            if kind not in {"value_error", "assertion_error"}:
+                message += f" (got {_describe(item['input'])})"
+        problems.append(Problem(path, message))
+    return problems
+
+
+def validate_document(data: Any) -> tuple[DesiredState | None, list[Problem]]:
+    """Validate parsed JSON: the models first, then the checks across fields."""
+    try:
+        state = DesiredState.model_validate(data, by_alias=True)
+    except ValidationError as error:
+        return None, _pydantic_problems(error)
+    problems = semantic_problems(state)
+    return (None, problems) if problems else (state, [])
+
+
+def load_desired_state_text(text: str, source: str = "desired_state.json") -> DesiredState:
+    """Parse and validate; raises :class:`DesiredStateError` listing every problem."""
+    data, problems = parse_json_text(text)
+    if not problems:
+        state, problems = validate_document(data)
+        if state is not None:
+            return state
+    raise DesiredStateError(source, sorted(set(problems), key=lambda p: (p.path, p.message)))
+
+
+def load_desired_state(path: str | Path) -> DesiredState:
+    """Read and validate ``path``; raises :class:`DesiredStateError` on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise DesiredStateError(str(path), [Problem("", f"cannot read {path}: {reason}")]) from None
+    return load_desired_state_text(text, str(path))
+
+
+__all__ = [
+    "DesiredStateError",
+    "join_path",
+    "load_desired_state",
+    "load_desired_state_text",
+    "parse_json_text",
+    "path_key",
+    "validate_document",
+]

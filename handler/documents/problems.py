@@ -1,0 +1,51 @@
+"""A problem found while validating input, located by its JSON path."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    message: str
+
+    def under(self, prefix: str) -> Problem:
+        """The same problem seen from an enclosing document, whose path to this one is ``prefix``."""
+        if not prefix:
+            return self
+        if not self.path:
+            return Problem(prefix, self.message)
+        joiner = "" if self.path.startswith("[") else "."
+        return Problem(f"{prefix}{joiner}{self.path}", self.message)
+
+    def __str__(self) -> str:
+        return f"{self.path or '(root)'}: {self.message}"
+
+
+class DocumentError(ValueError):
+    """Raised by the compiler when its input would produce a document ECR rejects."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+def join_path(*parts: str | int) -> str:
+    """``join_path("repositories", "api", "lifecycle", 1)`` → ``repositories.api.lifecycle[1]``."""
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else part
+    return path
+
+
+_SIMPLE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-$")
+
+
+def path_key(key: str) -> str:
+    """A mapping key as a path segment: plain when simple, quoted when it holds `.`, `/`, `*` and the like."""
+    return key if key and set(key) <= _SIMPLE_KEY else json.dumps(key)

@@ -1,0 +1,113 @@
+"""What a run found and did: findings, who caused them, and the report a run returns.
+
+Plain data, JSON-serialisable, shared by the engine, the publishers, the Lambda response and the CLI.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+REGISTRY = "registry"
+
+
+class Action(StrEnum):
+    """What happened to a finding. ``drift`` is the state before a decision, as `plan` and audit show it."""
+
+    DRIFT = "drift"  # detected; enforce would remediate it (audit and plan leave it here)
+    REMEDIATED = "remediated"  # written back to the desired state
+    REPORTED = "reported"  # never remediated by design (encryption, unmanaged resources)
+    BLOCKED = "blocked"  # remediation refused by a guard (lifecycle mass expiry)
+    FAILED = "failed"  # a read or a write failed; `error` says why
+
+
+class Setting(StrEnum):
+    """The settings the enforcer compares; a finding names exactly one."""
+
+    REPOSITORY = "repository"  # a managed repository that does not exist
+    SCAN_ON_PUSH = "scan_on_push"
+    TAG_MUTABILITY = "image_tag_mutability"
+    LIFECYCLE_POLICY = "lifecycle_policy"
+    REPOSITORY_POLICY = "repository_policy"
+    TAGS = "tags"
+    ENCRYPTION = "encryption"
+    UNMANAGED_REPOSITORY = "unmanaged_repository"
+    REGISTRY_SCANNING = "registry_scanning"
+    PULL_THROUGH_CACHE_RULE = "pull_through_cache_rule"
+    NOT_CHECKED = "not_checked"  # the run ran out of time before this resource
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who made the change that raised a finding, from its CloudTrail event."""
+
+    principal_arn: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    event_time: str | None = None
+    event_id: str | None = None
+    event_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One difference between the account and the desired state, in canonical forms.
+
+    ``key`` distinguishes several findings of one setting on one resource (a cache rule's prefix).
+    """
+
+    resource: str
+    setting: Setting
+    expected: Any
+    actual: Any
+    action: Action = Action.DRIFT
+    error: str | None = None
+    key: str | None = None
+    message: str = ""
+    origin: Origin | None = None
+
+    def with_action(self, action: Action, error: str | None = None) -> Finding:
+        return replace(self, action=action, error=error)
+
+    def with_origin(self, origin: Origin | None) -> Finding:
+        return replace(self, origin=origin)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["setting"] = str(self.setting)
+        data["action"] = str(self.action)
+        return data
+
+
+@dataclass
+class Report:
+    """The outcome of one run; the Lambda returns ``to_dict()``, the CLI renders it."""
+
+    mode: str
+    trigger: str
+    repositories_checked: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+    writes: int = 0
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(str(f.action) for f in self.findings)
+        return {str(action): counts.get(str(action), 0) for action in Action}
+
+    @property
+    def compliant(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "trigger": self.trigger,
+            "repositories_checked": sorted(self.repositories_checked),
+            "not_checked": sorted(self.not_checked),
+            "findings": [f.to_dict() for f in self.findings],
+            "summary": self.summary,
+            "writes": self.writes,
+        }

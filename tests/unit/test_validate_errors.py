@@ -1,0 +1,387 @@
+"""Each bad desired state is rejected with the JSON path and a message that says what is wrong."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from handler.desired import DesiredStateError, load_desired_state_text
+from tests.conftest import EXAMPLE_PATH
+
+Doc = dict[str, Any]
+EXAMPLE: Doc = json.loads(EXAMPLE_PATH.read_text())
+
+
+def _set(path: str, value: Any) -> Callable[[Doc], None]:
+    """A mutation that sets ``value`` at a dotted path (list indexes as numbers)."""
+
+    def mutate(doc: Doc) -> None:
+        *parents, last = path.split("|")
+        node: Any = doc
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+def _problems(text: str) -> list[tuple[str, str]]:
+    with pytest.raises(DesiredStateError) as caught:
+        load_desired_state_text(text)
+    return [(p.path, p.message) for p in caught.value.problems]
+
+
+def _assert_problem(problems: list[tuple[str, str]], path: str, fragment: str) -> None:
+    assert any(p == path and fragment in m for p, m in problems), problems
+
+
+BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
+    ("unknown top-level field", _set("repositorys", {}), "repositorys", "unknown field `repositorys`"),
+    (
+        "typo in a setting, with a suggestion",
+        _set("defaults|scan_on_pusj", True),
+        "defaults.scan_on_pusj",
+        "did you mean `scan_on_push`?",
+    ),
+    (
+        "typo in a lifecycle rule",
+        _set("defaults|lifecycle|1|max_image", 3),
+        "defaults.lifecycle[1].max_image",
+        "did you mean `max_images`?",
+    ),
+    ("wrong version", _set("version", 2), "version", "Input should be 1"),
+    ("missing version", lambda d: d.pop("version"), "version", "required field is missing"),
+    (
+        "enum in the wrong case",
+        _set("defaults|image_tag_mutability", "immutable"),
+        "defaults.image_tag_mutability",
+        "'MUTABLE' or 'IMMUTABLE' (got \"immutable\")",
+    ),
+    ("bool as a string", _set("defaults|scan_on_push", "true"), "defaults.scan_on_push", "valid boolean"),
+    (
+        "null instead of omitting",
+        _set("repositories|temporal-worker|scan_on_push", None),
+        "repositories.temporal-worker",
+        "`scan_on_push` is null",
+    ),
+    (
+        "invalid repository name",
+        _set("repositories|Admin_Dashboard", {}),
+        "repositories.Admin_Dashboard",
+        "must be a repository name: lowercase letters and digits",
+    ),
+    (
+        "account id too short",
+        _set("repositories|admin-dashboard|pull_account_ids", ["11112222333"]),
+        "repositories.admin-dashboard.pull_account_ids[0]",
+        'must be a 12-digit AWS account id (got "11112222333")',
+    ),
+    (
+        "account listed twice",
+        _set("repositories|admin-dashboard|pull_account_ids", ["111122223333", "111122223333"]),
+        "repositories.admin-dashboard.pull_account_ids",
+        "listed more than once",
+    ),
+    (
+        "account in pull and push",
+        _set("repositories|admin-dashboard|push_account_ids", ["111122223333"]),
+        "repositories.admin-dashboard.pull_account_ids",
+        "push implies pull",
+    ),
+    (
+        "lifecycle count out of range",
+        _set("defaults|lifecycle|1|max_images", 0),
+        "defaults.lifecycle[1].max_images",
+        "greater than or equal to 1 (got 0)",
+    ),
+    (
+        "lifecycle rule with both count kinds",
+        _set("defaults|lifecycle|1|max_age_days", 3),
+        "defaults.lifecycle[1].max_age_days",
+        "exactly one of max_images or max_age_days",
+    ),
+    (
+        "any rule not last",
+        _set("defaults|lifecycle", [{"max_images": 5}, {"tag_status": "untagged", "max_age_days": 1}]),
+        "defaults.lifecycle[0].tag_status",
+        "must be the last rule",
+    ),
+    (
+        "two untagged rules",
+        _set(
+            "defaults|lifecycle",
+            [{"tag_status": "untagged", "max_age_days": 1}, {"tag_status": "untagged", "max_images": 3}],
+        ),
+        "defaults.lifecycle[1].tag_status",
+        "only one rule may select untagged images",
+    ),
+    (
+        "prefixes and patterns together",
+        _set("defaults|lifecycle|1|tag_patterns", ["v*"]),
+        "defaults.lifecycle[1].tag_patterns",
+        "tag_prefixes or tag_patterns, not both",
+    ),
+    (
+        "too many wildcards",
+        _set("defaults|lifecycle", [{"tag_patterns": ["*a*b*c*d*"], "max_images": 3}]),
+        "defaults.lifecycle[0].tag_patterns[0]",
+        "ECR allows at most 4",
+    ),
+    (
+        "too many lifecycle rules",
+        _set("defaults|lifecycle", [{"tag_prefixes": [f"p{i}"], "max_images": 1} for i in range(51)]),
+        "defaults.lifecycle",
+        "50",
+    ),
+    (
+        "raw lifecycle with duplicate priorities",
+        _set(
+            "repositories|temporal-worker|lifecycle",
+            {
+                "raw": {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "selection": {
+                                "tagStatus": "untagged",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": 1,
+                            },
+                            "action": {"type": "expire"},
+                        },
+                        {
+                            "rulePriority": 1,
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": 9,
+                            },
+                            "action": {"type": "expire"},
+                        },
+                    ]
+                }
+            },
+        ),
+        "repositories.temporal-worker.lifecycle.raw.rules[1].rulePriority",
+        "1",
+    ),
+    (
+        "statement with Resource",
+        _set(
+            "repositories|temporal-worker|policy_statements",
+            [
+                {
+                    "Sid": "X",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "ecr:BatchGetImage",
+                    "Resource": "*",
+                }
+            ],
+        ),
+        "repositories.temporal-worker.policy_statements[0]",
+        "must not have `Resource`",
+    ),
+    (
+        "reserved Sid",
+        _set(
+            "repositories|temporal-worker|policy_statements",
+            [{"Sid": "CrossAccountPull", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}],
+        ),
+        "repositories.temporal-worker.policy_statements[0].Sid",
+        "reserved",
+    ),
+    (
+        "duplicate Sid",
+        _set(
+            "repositories|temporal-worker|policy_statements",
+            [{"Sid": "Ci", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}] * 2,
+        ),
+        "repositories.temporal-worker.policy_statements[1].Sid",
+        "more than once",
+    ),
+    (
+        "statement without a principal",
+        _set(
+            "repositories|temporal-worker|policy_statements",
+            [{"Sid": "Ci", "Effect": "Allow", "Action": "ecr:*"}],
+        ),
+        "repositories.temporal-worker.policy_statements[0]",
+        "exactly one of `Principal` and `NotPrincipal`",
+    ),
+    (
+        "invalid KMS key ARN",
+        _set("defaults|encryption", {"type": "KMS", "kms_key": "alias/mine"}),
+        "defaults.encryption.kms_key",
+        "must be a KMS key or alias ARN",
+    ),
+    (
+        "KMS key with AES256",
+        _set(
+            "defaults|encryption",
+            {"type": "AES256", "kms_key": "arn:aws:kms:eu-west-1:111122223333:key/abcd"},
+        ),
+        "defaults.encryption",
+        "only allowed with type KMS",
+    ),
+    (
+        "too many tags",
+        _set("defaults|tags", {f"k{i}": "v" for i in range(51)}),
+        "defaults.tags",
+        "at most 50",
+    ),
+    (
+        "reserved tag key",
+        _set("defaults|tags|aws:owner", "me"),
+        'defaults.tags."aws:owner"',
+        "reserved by AWS",
+    ),
+    (
+        "too many mutability exclusions",
+        _set("defaults|image_tag_mutability_exclusions", ["a", "b", "c", "d", "e", "f"]),
+        "defaults.image_tag_mutability_exclusions",
+        "at most 5",
+    ),
+    (
+        "exclusions without a mutability",
+        lambda d: d["defaults"].pop("image_tag_mutability"),
+        "defaults.image_tag_mutability_exclusions",
+        "need `image_tag_mutability`",
+    ),
+    (
+        "patterns that tie",
+        _set("repository_patterns|ecr-public/*-svc", {}),
+        'repository_patterns."ecr-public/*-svc"',
+        "ties with 'ecr-public/*'",
+    ),
+    (
+        "invalid glob characters",
+        _set("repository_patterns|team/[ab]*", {}),
+        'repository_patterns."team/[ab]*"',
+        "must be a repository glob",
+    ),
+    (
+        "unknown upstream registry",
+        _set("registry|pull_through_cache|ecr-public|upstream_registry_url", "example.com"),
+        "registry.pull_through_cache.ecr-public.upstream_registry_url",
+        "not an upstream ECR can cache",
+    ),
+    (
+        "docker hub without credentials",
+        _set("registry|pull_through_cache|docker-hub", {"upstream_registry_url": "registry-1.docker.io"}),
+        "registry.pull_through_cache.docker-hub.credential_arn",
+        "needs credentials",
+    ),
+    (
+        "credential secret with the wrong name",
+        _set(
+            "registry|pull_through_cache|docker-hub",
+            {
+                "upstream_registry_url": "registry-1.docker.io",
+                "credential_arn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:dockerhub-AbCdEf",
+            },
+        ),
+        "registry.pull_through_cache.docker-hub.credential_arn",
+        "ecr-pullthroughcache",
+    ),
+    (
+        "cache prefix too long",
+        _set("registry|pull_through_cache|" + "a" * 31, {"upstream_registry_url": "quay.io"}),
+        "registry.pull_through_cache." + "a" * 31,
+        "at most 30",
+    ),
+    (
+        "continuous scan on BASIC",
+        _set("registry|scanning|rules", [{"frequency": "CONTINUOUS_SCAN", "filters": ["*"]}]),
+        "registry.scanning.rules[0].frequency",
+        "needs scan_type ENHANCED",
+    ),
+    (
+        "scan on push under ENHANCED",
+        _set("registry|scanning|scan_type", "ENHANCED"),
+        "defaults.scan_on_push",
+        "ignores per-repository scan on push",
+    ),
+    (
+        "scan filter with upper case",
+        _set("registry|scanning|rules|0|filters", ["Prod-*"]),
+        "registry.scanning.rules[0].filters[0]",
+        "must be a scan filter",
+    ),
+    (
+        "unknown mode",
+        _set("enforcement|mode", "dry-run"),
+        "enforcement.mode",
+        "'enforce' or 'audit' (got \"dry-run\")",
+    ),
+    (
+        "guard fraction above 1",
+        _set("enforcement|lifecycle_guard|max_expire_fraction", 1.5),
+        "enforcement.lifecycle_guard.max_expire_fraction",
+        "less than or equal to 1",
+    ),
+    (
+        "ignore principal that is not an ARN",
+        _set("enforcement|ignore_principals", ["pulumi-deploy"]),
+        "enforcement.ignore_principals[0]",
+        "must be an IAM or STS ARN",
+    ),
+    (
+        "keeping a managed Sid",
+        _set("enforcement|keep_policy_sids", ["CrossAccountPull"]),
+        "enforcement.keep_policy_sids",
+        "managed by the enforcer",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutation", "path", "fragment"),
+    [case[1:] for case in BAD_DOCUMENTS],
+    ids=[case[0] for case in BAD_DOCUMENTS],
+)
+def test_bad_document_is_rejected_with_its_path(
+    mutation: Callable[[Doc], None], path: str, fragment: str
+) -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    mutation(doc)
+    _assert_problem(_problems(json.dumps(doc)), path, fragment)
+
+
+def test_there_are_at_least_25_distinct_bad_inputs() -> None:
+    assert len({case[0] for case in BAD_DOCUMENTS}) >= 25
+
+
+def test_syntax_error_names_line_and_column() -> None:
+    problems = _problems('{\n  "version": 1,\n  "repositories": {,}\n}')
+    assert problems == [
+        ("", "invalid JSON at line 3, column 20: Expecting property name enclosed in double quotes")
+    ]
+
+
+def test_duplicate_keys_are_found_at_any_depth() -> None:
+    text = (
+        '{"version": 1, "repositories": {"a1": {"scan_on_push": true, "scan_on_push": false}}, "version": 1}'
+    )
+    problems = _problems(text)
+    assert ("version", "duplicate key: JSON keeps only the last value, so the first is lost") in problems
+    _assert_problem(problems, "repositories.a1.scan_on_push", "duplicate key")
+
+
+def test_nan_is_not_json() -> None:
+    _assert_problem(_problems('{"version": NaN}'), "", "NaN is not valid JSON")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    doc["defaults"]["scan_on_push"] = "yes"
+    doc["enforcement"]["mode"] = "loud"
+    paths = {path for path, _ in _problems(json.dumps(doc))}
+    assert {"defaults.scan_on_push", "enforcement.mode"} <= paths
