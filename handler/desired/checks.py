@@ -10,7 +10,7 @@ from handler.desired.resolution import overlay, tied_patterns
 from handler.desired.upstreams import KNOWN_UPSTREAM_HOSTS, needs_credentials, upstream_registry
 from handler.documents.lifecycle import compile_lifecycle_policy
 from handler.documents.problems import DocumentError, Problem, path_key
-from handler.documents.repository_policy import MANAGED_SIDS
+from handler.documents.repository_policy import MANAGED_SIDS, build_repository_policy
 
 
 def _settings_blocks(state: DesiredState) -> Iterator[tuple[str, RepositorySettings]]:
@@ -42,15 +42,12 @@ def _block_problems(path: str, settings: RepositorySettings) -> list[Problem]:
                 f"{path}.pull_account_ids", f"{', '.join(both)} also in push_account_ids: push implies pull"
             )
         )
-    sids = Counter(s.Sid for s in settings.policy_statements or ())
-    for index, statement in enumerate(settings.policy_statements or ()):
-        where = f"{path}.policy_statements[{index}].Sid"
-        if statement.Sid in MANAGED_SIDS:
-            problems.append(Problem(where, f"Sid {statement.Sid!r} is reserved for pull/push_account_ids"))
-        elif sids[statement.Sid] > 1:
-            problems.append(
-                Problem(where, f"Sid {statement.Sid!r} is used more than once; Sids must be unique")
-            )
+    try:
+        build_repository_policy(
+            settings.pull_account_ids, settings.push_account_ids, settings.policy_statements
+        )
+    except DocumentError as error:
+        problems += [p.under(path) for p in error.problems]
     problems += [
         Problem(f"{path}.tags.{path_key(key)}", "tag keys starting with `aws:` are reserved by AWS")
         for key in settings.tags or {}

@@ -205,7 +205,7 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
             [{"Sid": "Ci", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}] * 2,
         ),
         "repositories.temporal-worker.policy_statements[1].Sid",
-        "more than once",
+        "Sid `Ci` is already used by policy_statements[0]",
     ),
     (
         "statement without a principal",
