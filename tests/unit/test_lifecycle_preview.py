@@ -1,0 +1,387 @@
+"""The local lifecycle evaluator, checked first against every worked example of the AWS guide.
+
+Source: Amazon ECR User Guide, "Examples of lifecycle policies in Amazon ECR" (lifecycle_policy_examples)
+and "How lifecycle policies work" → "Lifecycle policy evaluation rules" (LifecyclePolicies). Images are named
+A, B, … as on that page; "Pushed: N days ago" is exactly N days before NOW.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handler.documents.lifecycle_preview import Expiry, Image, load_images, preview
+from handler.documents.problems import DocumentError
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+DOC_EXAMPLES: dict[str, Any] = json.loads(
+    (Path(__file__).parents[1] / "data" / "lifecycle" / "aws_doc_examples.json").read_text()
+)
+
+
+def image(name: str, tags: list[str], pushed_days_ago: float, pulled_days_ago: float | None = None) -> Image:
+    return Image(
+        digest=name,
+        tags=tuple(tags),
+        pushed_at=NOW - timedelta(days=pushed_days_ago),
+        last_pulled_at=None if pulled_days_ago is None else NOW - timedelta(days=pulled_days_ago),
+    )
+
+
+def expired(document: dict[str, Any], images: list[Image]) -> list[tuple[str, int]]:
+    """(image, rule priority) of each expiry, oldest image first."""
+    results = preview(document, images, NOW)
+    assert all(result.action == "expire" for result in results)
+    return [(result.digest, result.rule_priority) for result in results]
+
+
+def rule(priority: int, selection: dict[str, Any], action: str = "expire") -> dict[str, Any]:
+    target = {"targetStorageClass": "archive"} if action == "transition" else {}
+    return {"rulePriority": priority, "selection": selection, "action": {"type": action, **target}}
+
+
+def keep(count: int, **selection: Any) -> dict[str, Any]:
+    return {**selection, "countType": "imageCountMoreThan", "countNumber": count}
+
+
+def older_than(days: int, **selection: Any) -> dict[str, Any]:
+    return {**selection, "countType": "sinceImagePushed", "countUnit": "days", "countNumber": days}
+
+
+# --- the guide's examples ---------------------------------------------------------------------------------
+
+
+def test_filtering_on_image_age() -> None:
+    """ "Filtering on image age": tags matching ``prod*`` AND older than 14 days expire.
+
+    The page gives the policy only; the images are ours, and ``production-team1`` matches ``prod*`` as the
+    evaluation rules say ("it would match image-tags ... such as prod, prod1, or production-team1").
+    """
+    images = [
+        image("A", ["prod-1"], 20),
+        image("B", ["production-team1"], 15),
+        image("C", ["beta-1"], 30),
+        image("D", [], 30),
+        image("E", ["prod"], 13),
+    ]
+
+    assert expired(DOC_EXAMPLES["filtering_on_image_age"], images) == [("A", 1), ("B", 1)]
+
+
+def test_filtering_on_image_age_earlier_edition_untagged() -> None:
+    """ "Filtering on image age" as the page first published it: untagged images older than 14 days expire."""
+    images = [image("A", [], 20), image("B", ["v1"], 20), image("C", [], 10)]
+
+    assert expired(DOC_EXAMPLES["filtering_on_image_age_untagged_earlier_edition"], images) == [("A", 1)]
+
+
+def test_filtering_on_image_count() -> None:
+    """ "Filtering on image count": keep one untagged image, expire all others (the page gives no images)."""
+    images = [image("A", [], 5), image("B", [], 4), image("C", ["v1"], 3), image("D", [], 2)]
+
+    assert expired(DOC_EXAMPLES["filtering_on_image_count"], images) == [("A", 1), ("B", 1)]
+
+
+MULTIPLE_RULES_IMAGES = [
+    image("A", ["beta-1", "prod-1"], 10),
+    image("B", ["beta-2", "prod-2"], 9),
+    image("C", ["beta-3"], 8),
+]
+
+
+@pytest.mark.parametrize("name", ["multiple_rules_example_a", "multiple_rules_example_a_prefix"])
+def test_filtering_on_multiple_rules_example_a(name: str) -> None:
+    """ "Filtering on multiple rules", Example A: Rule 1 marks A; Rule 2 would mark A and B, but A was seen by
+    Rule 1 and expiring B would violate Rule 1. Result: Image A is expired (by Rule 1).
+    """
+    assert expired(DOC_EXAMPLES[name], MULTIPLE_RULES_IMAGES) == [("A", 1)]
+
+
+@pytest.mark.parametrize("name", ["multiple_rules_example_b", "multiple_rules_example_b_prefix"])
+def test_filtering_on_multiple_rules_example_b(name: str) -> None:
+    """ "Filtering on multiple rules", Example B (priorities swapped): Rule 1 marks A and B; Rule 2 sees no
+    images not already seen by Rule 1. Result: Images A and B are expired.
+    """
+    assert expired(DOC_EXAMPLES[name], MULTIPLE_RULES_IMAGES) == [("A", 1), ("B", 1)]
+
+
+@pytest.mark.parametrize("name", ["multiple_tags_example_a", "multiple_tags_example_a_prefix"])
+def test_filtering_on_multiple_tags_in_a_single_rule_example_a(name: str) -> None:
+    """ "Filtering on multiple tags in a single rule", Example A: images must match all listed patterns; the
+    rule sees C and F and marks those older than five days. Result: Image C is expired.
+    """
+    images = [
+        image("A", ["alpha-1"], 12),
+        image("B", ["beta-1"], 11),
+        image("C", ["alpha-2", "beta-2"], 10),
+        image("D", ["alpha-3"], 4),
+        image("E", ["beta-3"], 3),
+        image("F", ["alpha-4", "beta-4"], 2),
+    ]
+
+    assert expired(DOC_EXAMPLES[name], images) == [("C", 1)]
+
+
+@pytest.mark.parametrize("name", ["multiple_tags_example_b", "multiple_tags_example_b_prefix"])
+def test_filtering_on_multiple_tags_in_a_single_rule_example_b(name: str) -> None:
+    """ "Filtering on multiple tags in a single rule", Example B: tags are not exclusive; the rule sees all
+    images and keeps the newest. Result: Images A and B are expired.
+    """
+    images = [
+        image("A", ["alpha-1", "beta-1", "gamma-1"], 10),
+        image("B", ["alpha-2", "beta-2"], 9),
+        image("C", ["alpha-3", "beta-3", "gamma-2"], 8),
+    ]
+
+    assert expired(DOC_EXAMPLES[name], images) == [("A", 1), ("B", 1)]
+
+
+def test_filtering_on_all_images_example_a() -> None:
+    """ "Filtering on all images", Example A: tagStatus any keeps the newest image. Result: A, B, C expire."""
+    images = [
+        image("A", ["alpha-1"], 4),
+        image("B", ["beta-1"], 3),
+        image("C", [], 2),
+        image("D", ["alpha-2"], 1),
+    ]
+
+    assert expired(DOC_EXAMPLES["all_images_example_a"], images) == [("A", 1), ("B", 1), ("C", 1)]
+
+
+@pytest.mark.parametrize("name", ["all_images_example_b", "all_images_example_b_prefix"])
+def test_filtering_on_all_images_example_b(name: str) -> None:
+    """ "Filtering on all images", Example B: Rule 1 marks A; Rule 2 marks B (E is not older than one day);
+    Rule 3 can't mark A, B, C or E, identified by higher rules, and marks D. Result: A, B and D expire.
+
+    D and E are both "pushed 1 day ago"; the page lists E after D and keeps E as the newest, so images pushed
+    at the same instant keep the order given.
+    """
+    images = [
+        image("A", ["alpha-1", "beta-1"], 4),
+        image("B", [], 3),
+        image("C", ["alpha-2"], 2),
+        image("D", ["git hash"], 1),
+        image("E", [], 1),
+    ]
+
+    assert expired(DOC_EXAMPLES[name], images) == [("A", 1), ("B", 2), ("D", 3)]
+
+
+def test_filtering_on_last_pulled_time() -> None:
+    """ "Filtering on last pulled time": images not pulled in 90 days are archived, not expired; a
+    never-pulled image counts from its push ("How lifecycle policies work": pushed_at_time is used instead).
+    """
+    images = [
+        image("A", ["v1"], 400, pulled_days_ago=120),
+        image("B", ["v2"], 300, pulled_days_ago=10),
+        image("C", [], 100),
+        image("D", [], 50),
+    ]
+
+    results = preview(DOC_EXAMPLES["filtering_on_last_pulled_time"], images, NOW)
+
+    assert results == [Expiry("A", 1, "transition"), Expiry("C", 1, "transition")]
+
+
+def test_combining_archive_and_expire_rules() -> None:
+    """ "Archive examples" → "Combining archive and expire rules": images pushed over 30 days ago are
+    archived; the archive-class expiry rule selects none of them, all given images being in standard storage.
+    """
+    images = [image("A", ["v1"], 40), image("B", [], 31), image("C", ["v2"], 5)]
+
+    results = preview(DOC_EXAMPLES["combining_archive_and_expire_rules"], images, NOW)
+
+    assert results == [Expiry("A", 1, "transition"), Expiry("B", 1, "transition")]
+
+
+# --- edge cases ---------------------------------------------------------------------------------------------
+
+
+def test_a_lower_rule_still_counts_images_a_higher_rule_claimed() -> None:
+    """Rule 2 keeps the newest two of ALL images, prod ones included, though it may expire only X."""
+    document = {
+        "rules": [
+            rule(1, keep(5, tagStatus="tagged", tagPatternList=["prod*"])),
+            rule(2, keep(2, tagStatus="any")),
+        ]
+    }
+    images = [
+        image("X", [], 10),
+        image("P1", ["prod-1"], 3),
+        image("P2", ["prod-2"], 2),
+        image("P3", ["prod-3"], 1),
+    ]
+
+    assert expired(document, images) == [("X", 2)]
+
+
+def test_an_archived_image_is_claimed_by_its_rule_and_never_expired_by_a_lower_one() -> None:
+    document = {
+        "rules": [
+            rule(1, older_than(30, tagStatus="tagged", tagPatternList=["prod*"]), action="transition"),
+            rule(2, keep(1, tagStatus="any")),
+        ]
+    }
+    images = [
+        image("P", ["prod-1"], 40),
+        image("Q", ["prod-2"], 20),
+        image("U", [], 10),
+        image("N", ["v9"], 1),
+    ]
+
+    assert preview(document, images, NOW) == [Expiry("P", 1, "transition"), Expiry("U", 2)]
+
+
+def test_rules_apply_by_priority_not_by_list_order_and_results_come_oldest_first() -> None:
+    document = {
+        "rules": [
+            rule(20, keep(1, tagStatus="any")),
+            rule(10, older_than(7, tagStatus="untagged")),
+        ]
+    }
+    images = [image("T1", ["v1"], 30), image("U1", [], 20), image("T2", ["v2"], 5), image("U2", [], 1)]
+
+    assert expired(document, images) == [("T1", 20), ("U1", 10), ("T2", 20)]
+
+
+def test_an_age_of_exactly_n_days_is_not_older_than_n_days() -> None:
+    document = {"rules": [rule(1, older_than(7, tagStatus="any"))]}
+    images = [image("EXACT", [], 7), image("OLDER", [], 7 + 1 / 86_400)]
+
+    assert expired(document, images) == [("OLDER", 1)]
+
+
+def test_a_count_above_the_number_of_images_expires_nothing() -> None:
+    document = {"rules": [rule(1, keep(10, tagStatus="any"))]}
+
+    assert expired(document, [image("A", [], 3), image("B", ["v1"], 2)]) == []
+
+
+@pytest.mark.parametrize(
+    ("patterns", "tags", "selected"),
+    [
+        (["*prod*"], ["repo-production"], True),
+        (["prod*"], ["preprod"], False),
+        (["prod*"], ["prod"], True),
+        (["v1.*"], ["v1x2"], False),  # "." is literal
+        (["v?"], ["v1"], False),  # "?" is literal
+        (["*-rc*", "v*"], ["v1", "build-rc2"], True),  # each pattern may match a different tag
+        (["*-rc*", "v*"], ["v1-rc1"], True),
+        (["*-rc*", "v*"], ["v1"], False),
+        (["v*"], [], False),
+    ],
+)
+def test_tag_patterns(patterns: list[str], tags: list[str], selected: bool) -> None:
+    document = {"rules": [rule(1, older_than(1, tagStatus="tagged", tagPatternList=patterns))]}
+
+    assert expired(document, [image("A", tags, 10)]) == ([("A", 1)] if selected else [])
+
+
+@pytest.mark.parametrize(
+    ("prefixes", "tags", "selected"),
+    [
+        (["v"], ["v1"], True),
+        (["v"], ["av1"], False),
+        (["v", "rel"], ["v1", "release"], True),
+        (["v", "rel"], ["v1"], False),
+    ],
+)
+def test_tag_prefixes(prefixes: list[str], tags: list[str], selected: bool) -> None:
+    document = {"rules": [rule(1, older_than(1, tagStatus="tagged", tagPrefixList=prefixes))]}
+
+    assert expired(document, [image("A", tags, 10)]) == ([("A", 1)] if selected else [])
+
+
+def test_an_archive_class_rule_selects_no_image_in_standard_storage() -> None:
+    document = DOC_EXAMPLES["filtering_on_archive_transition_time"]
+
+    assert preview(document, [image("A", [], 1000), image("B", ["v1"], 1000)], NOW) == []
+
+
+def test_a_policy_ecr_would_reject_is_not_evaluated() -> None:
+    document = {"rules": [rule(1, keep(0, tagStatus="any"))]}
+
+    with pytest.raises(DocumentError, match=r"rules\[0\]\.selection\.countNumber"):
+        preview(document, [], NOW)
+
+
+def test_times_without_a_utc_offset_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"^now 2025-06-01T12:00:00 has no UTC offset"):
+        preview(DOC_EXAMPLES["all_images_example_a"], [], NOW.replace(tzinfo=None))
+    with pytest.raises(ValueError, match=r"^pushed_at 2025-06-01T12:00:00 has no UTC offset"):
+        Image("A", (), NOW.replace(tzinfo=None))
+
+
+def test_a_repeated_digest_is_refused() -> None:
+    with pytest.raises(ValueError, match="each image digest must appear once"):
+        preview(DOC_EXAMPLES["all_images_example_a"], [image("A", [], 1), image("A", ["v1"], 2)], NOW)
+
+
+# --- the images file ----------------------------------------------------------------------------------------
+
+
+def test_load_images_reads_the_images_file() -> None:
+    data = json.loads(
+        """[
+          {"digest": "sha256:aa", "tags": ["v1", "latest"], "pushed_at": "2025-05-01T10:00:00Z",
+           "last_pulled_at": "2025-05-20T08:30:00+02:00"},
+          {"digest": "sha256:bb", "tags": [], "pushed_at": "2025-05-02T10:00:00.123456+00:00",
+           "last_pulled_at": null},
+          {"digest": "sha256:cc", "tags": [], "pushed_at": "2025-05-03T10:00:00Z"}
+        ]"""
+    )
+
+    assert load_images(data) == [
+        Image(
+            "sha256:aa",
+            ("v1", "latest"),
+            datetime(2025, 5, 1, 10, tzinfo=UTC),
+            datetime(2025, 5, 20, 6, 30, tzinfo=UTC),
+        ),
+        Image("sha256:bb", (), datetime(2025, 5, 2, 10, 0, 0, 123456, tzinfo=UTC)),
+        Image("sha256:cc", (), datetime(2025, 5, 3, 10, tzinfo=UTC)),
+    ]
+
+
+GOOD = {"digest": "sha256:aa", "tags": [], "pushed_at": "2025-05-01T10:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"images": []}, "the images must be a JSON list of image objects, got dict"),
+        ([GOOD, "sha256:bb"], "[1]: an image must be a JSON object, got str"),
+        (
+            [{**GOOD, "pushed": "x"}],
+            "[0].pushed: unknown field; allowed fields are digest, tags, pushed_at, last_pulled_at",
+        ),
+        ([{**GOOD, "digest": ""}], "[0].digest: must be a non-empty string, got ''"),
+        (
+            [{k: v for k, v in GOOD.items() if k != "tags"}],
+            "[0].tags: must be a list of non-empty strings ([] when untagged), got None",
+        ),
+        (
+            [{**GOOD, "tags": "v1"}],
+            "[0].tags: must be a list of non-empty strings ([] when untagged), got 'v1'",
+        ),
+        ([{**GOOD, "pushed_at": "yesterday"}], "[0].pushed_at: 'yesterday' is not an ISO-8601 timestamp"),
+        ([{**GOOD, "pushed_at": 1714557600}], "[0].pushed_at: must be an ISO-8601 timestamp string"),
+        (
+            [{**GOOD, "pushed_at": "2025-05-01T10:00:00"}],
+            "[0].pushed_at: '2025-05-01T10:00:00' has no UTC offset",
+        ),
+        (
+            [GOOD, {**GOOD, "last_pulled_at": "soon"}],
+            "[1].last_pulled_at: 'soon' is not an ISO-8601 timestamp",
+        ),
+        ([GOOD, GOOD], "[1].digest: sha256:aa is already listed at [0]"),
+    ],
+)
+def test_load_images_names_the_index_and_field_of_bad_input(data: Any, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        load_images(data)
