@@ -17,7 +17,7 @@ install: $(STAMP)
 
 ## The README's first command: the product on the example desired state, no AWS account needed.
 demo: $(STAMP)
-	$(BIN)/ecr-drift validate desired_state.json
+	$(BIN)/ecr-drift demo
 
 ## The README's second command, and exactly what CI runs (.ci/run).
 test: lint typecheck unit

@@ -80,6 +80,16 @@ class Finding:
         data["action"] = str(self.action)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        origin = data.get("origin")
+        return cls(
+            **{k: v for k, v in data.items() if k not in {"setting", "action", "origin"}},
+            setting=Setting(data["setting"]),
+            action=Action(data["action"]),
+            origin=Origin(**origin) if origin else None,
+        )
+
 
 @dataclass
 class Report:
@@ -111,3 +121,15 @@ class Report:
             "summary": self.summary,
             "writes": self.writes,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The report a deployed enforcer returned (``to_dict`` output)."""
+        return cls(
+            mode=data["mode"],
+            trigger=data["trigger"],
+            repositories_checked=list(data.get("repositories_checked", [])),
+            findings=[Finding.from_dict(f) for f in data.get("findings", [])],
+            not_checked=list(data.get("not_checked", [])),
+            writes=int(data.get("writes", 0)),
+        )

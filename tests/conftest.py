@@ -37,8 +37,9 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aws() -> Iterator[None]:
     """moto in-process, with the project's double for what moto lacks (pull-through cache rules, ...)."""
-    from handler.cli.ecr_double import install_ecr_double
     from moto import mock_aws
+
+    from handler.cli.ecr_double import install_ecr_double
 
     install_ecr_double()
     with mock_aws():

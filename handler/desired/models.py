@@ -25,7 +25,7 @@ SCAN_FILTER_PATTERN = r"^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$"
 TAG_FILTER_PATTERN = r"^[0-9a-zA-Z._*-]{1,128}$"
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 IAM_ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$"
-KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(?:key|alias)/[A-Za-z0-9_/+=,.@-]+$"
+KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
 SECRET_ARN_PATTERN = (
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:ecr-pullthroughcache/[a-zA-Z0-9/_+=.@-]+$"
 )
@@ -45,7 +45,7 @@ PATTERN_MEANINGS: dict[str, str] = {
     TAG_FILTER_PATTERN: "a tag filter: letters, digits, `.`, `_`, `-` and `*`, at most 128 characters",
     ACCOUNT_ID_PATTERN: "a 12-digit AWS account id",
     IAM_ROLE_ARN_PATTERN: "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
-    KMS_KEY_ARN_PATTERN: "a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+    KMS_KEY_ARN_PATTERN: "a KMS key ARN, not an alias (arn:aws:kms:<region>:<account>:key/<id>)",
     SECRET_ARN_PATTERN: "a Secrets Manager secret ARN whose name starts with `ecr-pullthroughcache/`",
     PRINCIPAL_GLOB_PATTERN: "an IAM or STS ARN, `*` allowed (arn:aws:iam::*:role/pulumi-deploy)",
     SID_PATTERN: "a Sid: letters and digits only",

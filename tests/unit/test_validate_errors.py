@@ -217,10 +217,12 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "exactly one of `Principal` and `NotPrincipal`",
     ),
     (
-        "invalid KMS key ARN",
-        _set("defaults|encryption", {"type": "KMS", "kms_key": "alias/mine"}),
+        "KMS alias instead of a key ARN",
+        _set(
+            "defaults|encryption", {"type": "KMS", "kms_key": "arn:aws:kms:eu-west-1:111122223333:alias/ecr"}
+        ),
         "defaults.encryption.kms_key",
-        "must be a KMS key or alias ARN",
+        "must be a KMS key ARN, not an alias",
     ),
     (
         "KMS key with AES256",

@@ -1,0 +1,316 @@
+"""Commands that read (and for `enforce`, write) a real account: plan, audit, enforce, invoke."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import boto3
+import typer
+from botocore.exceptions import NoCredentialsError, NoRegionError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from handler import engine
+from handler.aws.clients import DEFAULT_CONCURRENCY, AwsClients
+from handler.aws.remediate import planned_calls
+from handler.cli.errors import AWS_ERRORS, explain
+from handler.cli.output import Output, OutputFormat
+from handler.cli.render import print_report
+from handler.cli.validate import load_or_exit
+from handler.desired import DesiredState
+from handler.findings import Action, Report
+from handler.targets import Mode, Target, sweep
+
+# Exit codes, documented in --help and the README.
+EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
+PROGRESS_THRESHOLD = 5  # a bar for sweeps over more than a few repositories
+
+DesiredOption = Annotated[Path, typer.Option("--desired", "-d", help="The desired state file.")]
+RegionOption = Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION or the profile's).")]
+ProfileOption = Annotated[str | None, typer.Option(help="AWS profile from ~/.aws/config.")]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="ECR endpoint, e.g. http://127.0.0.1:5000 for moto_server."),
+]
+RepositoryOption = Annotated[
+    list[str] | None,
+    typer.Option("--repository", "-r", help="Only this repository (repeatable). Default: the whole account."),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="`table` for people, `json` for machines.")
+]
+NoColorOption = Annotated[bool, typer.Option("--no-color", help="No colour, even on a terminal.")]
+ConcurrencyOption = Annotated[
+    int, typer.Option(min=1, max=64, help="Repositories checked at once (API calls are retried adaptively).")
+]
+
+
+@dataclass(frozen=True)
+class AccountOptions:
+    desired: Path
+    region: str | None
+    profile: str | None
+    endpoint_url: str | None
+    repositories: tuple[str, ...]
+    output: Output
+    concurrency: int
+
+    def clients(self) -> AwsClients:
+        """Clients for the run; missing credentials or region fail here, once, not as a finding per read."""
+        session = boto3.Session(profile_name=self.profile, region_name=self.region)
+        if session.region_name is None:
+            raise NoRegionError()
+        if session.get_credentials() is None:
+            raise NoCredentialsError()
+        return AwsClients(session, endpoint_url=self.endpoint_url, concurrency=self.concurrency)
+
+    def target(self) -> Target:
+        if self.repositories:
+            return Target(trigger="cli", repositories=self.repositories)
+        return sweep("cli")
+
+
+def account_options(
+    desired: Path,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    repository: list[str] | None,
+    output_format: OutputFormat,
+    no_color: bool,
+    concurrency: int,
+) -> AccountOptions:
+    return AccountOptions(
+        desired=desired,
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        repositories=tuple(repository or ()),
+        output=Output(output_format, no_color),
+        concurrency=concurrency,
+    )
+
+
+@contextmanager
+def _progress(output: Output) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long sweeps on a terminal; nothing when piped or in JSON mode."""
+    if output.json or not output.err.is_terminal:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("checking repositories"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=output.err,
+        transient=True,
+    )
+    task = bar.add_task("sweep", total=None)
+
+    def advance(done: int, total: int) -> None:
+        if total > PROGRESS_THRESHOLD:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield advance
+    finally:
+        bar.stop()
+
+
+def run_engine(options: AccountOptions, state: DesiredState, mode: Mode) -> Report:
+    """Run once against the account; AWS errors that stop the whole run exit 1 with an explanation."""
+    try:
+        clients = options.clients()
+        with _progress(options.output) as progress:
+            return engine.run(options.target(), state=state, mode=mode, clients=clients, progress=progress)
+    except AWS_ERRORS as error:
+        options.output.err.print(f"[bold red]error:[/] {explain(error)}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def emit(options: AccountOptions, report: Report, *, plan: bool = False) -> None:
+    if options.output.json:
+        options.output.emit_json(report.to_dict())
+        return
+    planned = {setting: ", ".join(calls) for setting, calls in planned_calls().items()} if plan else None
+    print_report(options.output.out, report, planned=planned)
+
+
+def audit_exit_code(report: Report) -> int:
+    if report.summary["failed"]:
+        return EXIT_ERROR
+    return EXIT_DRIFT if report.findings else EXIT_OK
+
+
+def enforce_exit_code(report: Report) -> int:
+    bad = report.summary["failed"] + report.summary["blocked"] + report.summary["drift"]
+    return EXIT_ERROR if bad else EXIT_OK
+
+
+def plan(
+    desired: DesiredOption = Path("desired_state.json"),
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    endpoint_url: EndpointOption = None,
+    repository: RepositoryOption = None,
+    output_format: FormatOption = OutputFormat.table,
+    no_color: NoColorOption = False,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+) -> None:
+    """Show what `enforce` would change, setting by setting, and the API calls it would make. Writes nothing.
+
+    Exit codes: 0 nothing to change, 2 changes pending, 1 errors.
+
+    **Examples**
+
+        ecr-drift plan
+
+        ecr-drift plan --repository admin-dashboard --format json
+    """
+    options = account_options(
+        desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
+    )
+    state = load_or_exit(desired, options.output)
+    report = run_engine(options, state, Mode.AUDIT)
+    emit(options, report, plan=True)
+    raise typer.Exit(audit_exit_code(report))
+
+
+def audit(
+    desired: DesiredOption = Path("desired_state.json"),
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    endpoint_url: EndpointOption = None,
+    repository: RepositoryOption = None,
+    output_format: FormatOption = OutputFormat.table,
+    no_color: NoColorOption = False,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+) -> None:
+    """Compare the account with the desired state and list the findings. Writes nothing.
+
+    Exit codes: 0 compliant, 2 drift found, 1 errors (a read failed, bad input).
+
+    **Examples**
+
+        ecr-drift audit --profile prod --region eu-west-1
+
+        ecr-drift audit --format json | jq '.findings[] | select(.setting == "lifecycle_policy")'
+    """
+    options = account_options(
+        desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
+    )
+    state = load_or_exit(desired, options.output)
+    report = run_engine(options, state, Mode.AUDIT)
+    emit(options, report)
+    raise typer.Exit(audit_exit_code(report))
+
+
+def enforce(
+    desired: DesiredOption = Path("desired_state.json"),
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    endpoint_url: EndpointOption = None,
+    repository: RepositoryOption = None,
+    output_format: FormatOption = OutputFormat.table,
+    no_color: NoColorOption = False,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Re-apply the desired state where the account drifted. Never deletes an image or a repository.
+
+    Shows the plan and asks for confirmation on a terminal; elsewhere `--yes` is required.
+    Exit codes: 0 everything that drifted was fixed, 1 something failed or was blocked.
+
+    **Examples**
+
+        ecr-drift enforce
+
+        ecr-drift enforce --yes --repository utila-cosigner
+    """
+    options = account_options(
+        desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
+    )
+    state = load_or_exit(desired, options.output)
+    if state.enforcement.mode == "audit":
+        options.output.err.print(
+            f"[bold red]error:[/] enforcement.mode is `audit` in {desired}: nothing may be written. "
+            "Use `ecr-drift audit`, or set the mode to `enforce`."
+        )
+        raise typer.Exit(EXIT_ERROR)
+    if not yes:
+        _confirm(options, state)
+    report = run_engine(options, state, Mode.ENFORCE)
+    emit(options, report)
+    raise typer.Exit(enforce_exit_code(report))
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm(options: AccountOptions, state: DesiredState) -> None:
+    if not stdin_is_terminal():
+        options.output.err.print(
+            "[bold red]error:[/] not a terminal: pass --yes to enforce without confirmation"
+        )
+        raise typer.Exit(EXIT_ERROR)
+    preview = run_engine(options, state, Mode.AUDIT)
+    emit(options, preview, plan=True)
+    changes = sum(1 for f in preview.findings if f.action is Action.DRIFT)
+    if not changes:
+        raise typer.Exit(audit_exit_code(preview))
+    if not typer.confirm(f"Apply {changes} change(s)?", default=False, err=True):
+        options.output.err.print("nothing written.")
+        raise typer.Exit(EXIT_ERROR)
+
+
+def invoke(
+    function: Annotated[str, typer.Option("--function", help="Name or ARN of the deployed enforcer.")],
+    action: Annotated[Mode, typer.Option(help="`audit` writes nothing; `enforce` re-applies.")] = Mode.AUDIT,
+    repository: RepositoryOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    endpoint_url: EndpointOption = None,
+    output_format: FormatOption = OutputFormat.table,
+    no_color: NoColorOption = False,
+) -> None:
+    """Ask the deployed enforcer Lambda for a manual audit or enforce and print its report.
+
+    Exit codes as `audit` (for `--action audit`) and `enforce` (for `--action enforce`).
+
+    **Examples**
+
+        ecr-drift invoke --function ecr-drift-enforcer
+
+        ecr-drift invoke --function ecr-drift-enforcer --action enforce -r admin-dashboard
+    """
+    output = Output(output_format, no_color)
+    payload: dict[str, object] = {"action": str(action)}
+    if repository:
+        payload["repositories"] = list(repository)
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+        response = session.client("lambda", endpoint_url=endpoint_url).invoke(
+            FunctionName=function, Payload=json.dumps(payload).encode()
+        )
+        body = json.loads(response["Payload"].read() or b"null")
+    except AWS_ERRORS as error:
+        output.err.print(f"[bold red]error:[/] {explain(error, iam_action='lambda:InvokeFunction')}")
+        raise typer.Exit(EXIT_ERROR) from None
+    if response.get("FunctionError") or not isinstance(body, dict) or "findings" not in body:
+        output.err.print(
+            f"[bold red]error:[/] the enforcer did not return a report: {json.dumps(body)[:500]}"
+        )
+        raise typer.Exit(EXIT_ERROR)
+    report = Report.from_dict(body)
+    if output.json:
+        output.emit_json(body)
+    else:
+        print_report(output.out, report)
+    raise typer.Exit(audit_exit_code(report) if action is Mode.AUDIT else enforce_exit_code(report))

@@ -1,0 +1,102 @@
+"""The Lambda's environment, parsed once into a typed model; every problem names its variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from handler.aws.clients import DEFAULT_CONCURRENCY
+from handler.desired.models import IAM_ROLE_ARN_PATTERN, DesiredState
+from handler.targets import Mode
+
+# The Lambda zip holds the `handler` package and desired_state.json side by side at its root.
+DEFAULT_DESIRED_STATE_PATH = Path(__file__).resolve().parent.parent / "desired_state.json"
+SNS_TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
+# botocore's EventBusNameOrArn, anchored.
+EVENT_BUS_PATTERN = (
+    r"^(?:arn:aws[\w-]*:events:[a-z]{2}-[a-z]+-[\w-]+:[0-9]{12}:event-bus/)?[/.\-_A-Za-z0-9]+$"
+)
+DEFAULT_EVENT_BUS = "default"
+MAX_CONCURRENCY = 64
+FORMATS = {
+    "FINDINGS_TOPIC_ARN": "must be a standard SNS topic ARN, arn:aws:sns:REGION:ACCOUNT:NAME",
+    "FINDINGS_EVENT_BUS": "must be an event bus name or ARN, or `default` for the default bus",
+    "ENFORCER_ROLE_ARN": "must be an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME",
+}
+
+
+class ConfigError(Exception):
+    """The environment cannot be used; ``problems`` lists each variable and what is wrong with it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid environment: " + "; ".join(problems))
+
+
+class EnforcerConfig(BaseModel):
+    """Field aliases are the environment variable names; an unset or empty variable takes the default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    desired_state_path: Path = Field(default=DEFAULT_DESIRED_STATE_PATH, alias="DESIRED_STATE_PATH")
+    mode: Mode | None = Field(
+        default=None, alias="ENFORCER_MODE", description="Overrides `enforcement.mode` of the desired state."
+    )
+    findings_topic_arn: str | None = Field(
+        default=None, alias="FINDINGS_TOPIC_ARN", pattern=SNS_TOPIC_ARN_PATTERN, max_length=1024
+    )
+    findings_event_bus: str | None = Field(
+        default=None,
+        alias="FINDINGS_EVENT_BUS",
+        pattern=EVENT_BUS_PATTERN,
+        max_length=1600,
+        description="Bus name or ARN for one event per finding; `default` is the account's default bus.",
+    )
+    security_hub_findings: bool = Field(default=False, alias="SECURITY_HUB_FINDINGS")
+    enforcer_role_arn: str | None = Field(
+        default=None,
+        alias="ENFORCER_ROLE_ARN",
+        pattern=IAM_ROLE_ARN_PATTERN,
+        description="The function's own role: CloudTrail events it caused are never acted on.",
+    )
+    concurrency: int = Field(
+        default=DEFAULT_CONCURRENCY, alias="ENFORCER_CONCURRENCY", ge=1, le=MAX_CONCURRENCY
+    )
+
+    @field_validator("mode", "security_hub_findings", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EnforcerConfig:
+        """Parse ``environ`` (default ``os.environ``); raises :class:`ConfigError` listing every problem."""
+        environ = os.environ if environ is None else environ
+        names = [field.alias for field in cls.model_fields.values() if field.alias]
+        values = {name: environ[name].strip() for name in names if environ.get(name, "").strip()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError([_problem(item, values) for item in error.errors(include_url=False)]) from None
+
+    def effective_mode(self, state: DesiredState, requested: Mode | None = None) -> Mode:
+        """Audit wins, wherever it comes from: ``ENFORCER_MODE``, ``enforcement.mode`` or a manual invoke.
+
+        ``ENFORCER_MODE=audit`` turns a deployment to audit without editing the file; nothing lifts an audit
+        to enforce, because the contract says audit writes nothing, anywhere (the engine holds the same rule).
+        """
+        sources = (self.mode, Mode(state.enforcement.mode), requested)
+        return Mode.AUDIT if Mode.AUDIT in sources else Mode.ENFORCE
+
+
+def _problem(item: Any, values: Mapping[str, str]) -> str:
+    name = str(item["loc"][0]) if item["loc"] else "environment"
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == "string_pattern_mismatch":
+        message = FORMATS[name]
+    shown = f" (got {values[name]!r})" if name in values else ""
+    return f"{name}: {message}{shown}"

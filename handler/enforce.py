@@ -1,0 +1,108 @@
+"""The Lambda entry point: event → route → engine → publish → response. Wiring only; decisions live elsewhere.
+
+Nothing raises out of the handler: EventBridge retries a failed asynchronous invoke, and every failure here
+(bad environment, bad desired state, a bug) would fail the same way again. Each is logged, counted and
+answered with ``{"status": "error", ...}`` instead; the metrics feed the alarms.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handler import engine
+from handler.aws.clients import AwsClients
+from handler.config import ConfigError, EnforcerConfig
+from handler.desired import DesiredState, DesiredStateError, load_desired_state
+from handler.events import Ignored, ManualTarget, route
+from handler.publish import publish
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ecr-drift-enforcer")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ECRDriftEnforcer")
+CONFIG_INVALID = "ConfigInvalid"
+DESIRED_STATE_INVALID = "DesiredStateInvalid"
+EVENTS_IGNORED = "EventsIgnored"
+ENFORCER_ERRORS = "EnforcerErrors"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+
+@cache
+def startup() -> tuple[EnforcerConfig, DesiredState]:
+    """The environment and the desired state, read once per cold start (a failure is not cached)."""
+    config = EnforcerConfig.from_env()
+    return config, load_desired_state(config.desired_state_path)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)  # a sweep's report can outgrow an X-Ray segment
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    if logger.get_correlation_id() is None:  # manual invokes carry no event id
+        logger.set_correlation_id(context.aws_request_id)
+    try:
+        return _handle(event, context)
+    except Exception as error:
+        logger.exception("unexpected error: the run stopped")
+        metrics.add_metric(name=ENFORCER_ERRORS, unit=MetricUnit.Count, value=1)
+        return {"status": "error", "error": f"{type(error).__name__}: {error}"}
+
+
+def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
+    try:
+        config, state = startup()
+    except ConfigError as error:
+        logger.error(
+            "invalid environment: nothing checked, nothing written", extra={"problems": error.problems}
+        )
+        metrics.add_metric(name=CONFIG_INVALID, unit=MetricUnit.Count, value=1)
+        return {"status": "error", "error": "invalid environment", "problems": error.problems}
+    except DesiredStateError as error:
+        problems = [str(problem) for problem in error.problems]
+        logger.error(
+            "invalid desired state: nothing checked, nothing written",
+            extra={"source": error.source, "problems": problems},
+        )
+        metrics.add_metric(name=DESIRED_STATE_INVALID, unit=MetricUnit.Count, value=1)
+        return {"status": "error", "error": f"invalid desired state {error.source}", "problems": problems}
+
+    target = route(event, state=state, own_role_arn=config.enforcer_role_arn)
+    if isinstance(target, Ignored):
+        (logger.warning if target.warning else logger.info)("event ignored", extra={"reason": target.reason})
+        metrics.add_metric(name=EVENTS_IGNORED, unit=MetricUnit.Count, value=1)
+        return {"status": "ignored", "reason": target.reason}
+
+    mode = config.effective_mode(state, target.requested_mode if isinstance(target, ManualTarget) else None)
+    logger.info(
+        "run started",
+        extra={
+            "mode": str(mode),
+            "trigger": target.trigger,
+            "repositories": target.repositories,
+            "registry": target.registry,
+            "origin": asdict(target.origin) if target.origin else None,
+        },
+    )
+    clients = AwsClients(concurrency=config.concurrency)
+    report = engine.run(
+        target, state=state, mode=mode, clients=clients, time_left_ms=context.get_remaining_time_in_millis
+    )
+    publish_errors = publish(
+        report,
+        config=config,
+        clients=clients,
+        logger=logger,
+        metrics=metrics,
+        registry_checked=target.registry,
+    )
+    status = "incomplete" if report.not_checked else "ok"
+    return {"status": status, **report.to_dict(), "publish_errors": publish_errors}

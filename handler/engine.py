@@ -1,0 +1,228 @@
+"""One run: observe → drift → remediate for a target, with bounded concurrency, a time budget and failure
+isolation. The Lambda, the CLI and the demo all run this; it decides nothing that drift does not.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from handler.aws.clients import AwsClients
+from handler.aws.observe import (
+    AwsError,
+    Sleep,
+    describe_repositories,
+    error_text,
+    is_read_operation,
+    list_repositories,
+    observe_registry,
+    observe_repository,
+)
+from handler.aws.remediate import UNITS, Subject
+from handler.desired import DesiredState, resolve
+from handler.drift import (
+    desired_repository,
+    registry_findings,
+    repository_findings,
+    unmanaged_repository_findings,
+)
+from handler.findings import REGISTRY, Action, Finding, Origin, Report, Setting
+from handler.targets import Mode, Target
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecr.type_defs import RepositoryTypeDef
+
+# Below this much time left, no repository is started: one may take several calls, each retried.
+SAFETY_MARGIN_MS = 30_000
+ALL_REPOSITORIES = "*"  # the resource of a finding about listing the account's repositories
+
+
+class AuditWriteRefused(RuntimeError):
+    """A write was attempted in audit mode; the guard refused it before it left the process."""
+
+
+def run(
+    target: Target,
+    *,
+    state: DesiredState,
+    mode: Mode,
+    clients: AwsClients,
+    time_left_ms: Callable[[], int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Report:
+    """Check ``target`` against ``state``; in enforce mode, re-apply what drifted.
+
+    AWS errors never escape: they become ``failed`` findings. ``enforcement.mode: audit`` in ``state`` wins
+    over ``mode``.
+    """
+    mode = Mode.AUDIT if state.enforcement.mode == "audit" else mode
+    # Created before any thread starts: boto3 clients are thread-safe, their lazy creation is not.
+    ecr = clients.ecr
+    context = _RunContext(ecr, state, mode, sleep)
+    report = Report(mode=str(mode), trigger=target.trigger)
+    with _write_counter(ecr, refuse=mode is Mode.AUDIT) as writes:
+        if target.registry:
+            # An event about a registry setting names its author; a sweep has none.
+            report.findings += _attributed(context.registry(), None if target.is_sweep else target.origin)
+        jobs, listing = _jobs(ecr, target, state, sleep)
+        report.findings += listing
+        results = _check_all(context, jobs, clients.concurrency, time_left_ms, progress)
+    named = set(target.repositories or ())
+    for name, _ in jobs:
+        findings = results.get(name)
+        if findings is None:
+            report.not_checked.append(name)
+            continue
+        report.repositories_checked.append(name)
+        report.findings += _attributed(findings, target.origin if name in named else None)
+    report.writes = writes.count
+    return report
+
+
+@dataclass(frozen=True)
+class _RunContext:
+    """What every repository check of one run shares."""
+
+    ecr: ECRClient
+    state: DesiredState
+    mode: Mode
+    sleep: Sleep
+
+    def registry(self) -> list[Finding]:
+        desired = self.state.registry
+        try:
+            observed = observe_registry(
+                self.ecr,
+                scanning=desired.scanning is not None,
+                pull_through_cache=desired.pull_through_cache is not None,
+            )
+            return [
+                self.remediate(f, Subject(sleep=self.sleep)) for f in registry_findings(desired, observed)
+            ]
+        except Exception as error:  # isolation: the repositories are still checked
+            managed = {
+                Setting.REGISTRY_SCANNING: desired.scanning,
+                Setting.PULL_THROUGH_CACHE_RULE: desired.pull_through_cache,
+            }
+            return [
+                _failed(REGISTRY, setting, error) for setting, value in managed.items() if value is not None
+            ]
+
+    def repository(self, name: str, description: RepositoryTypeDef | None) -> list[Finding]:
+        resolved = resolve(self.state, name)
+        if resolved is None:
+            return (
+                unmanaged_repository_findings(self.state, name, description["repositoryArn"])
+                if description
+                else []
+            )
+        desired = desired_repository(self.state, resolved)
+        observed = (
+            observe_repository(self.ecr, description, desired.reads, self.sleep) if description else None
+        )
+        subject = Subject(desired, observed, self.state.enforcement.lifecycle_guard, self.sleep)
+        return [self.remediate(f, subject) for f in repository_findings(desired, observed)]
+
+    def remediate(self, finding: Finding, subject: Subject) -> Finding:
+        if self.mode is Mode.AUDIT or finding.action is not Action.DRIFT:
+            return finding
+        try:
+            return UNITS[finding.setting].apply(self.ecr, finding, subject)
+        except AwsError as error:
+            return finding.with_action(Action.FAILED, error_text(error))
+
+
+def _jobs(
+    ecr: ECRClient, target: Target, state: DesiredState, sleep: Sleep
+) -> tuple[list[tuple[str, RepositoryTypeDef | None]], list[Finding]]:
+    """The repositories to check, each with its DescribeRepositories entry (None: it does not exist).
+
+    A sweep covers the account plus the named repositories that are missing from it. A listing that fails
+    is a ``failed`` finding instead.
+    """
+    try:
+        if target.repositories is None:
+            listed = {r["repositoryName"]: r for r in list_repositories(ecr)}
+            names = [*sorted(listed), *(n for n in state.repositories if n not in listed)]
+        else:
+            names = list(dict.fromkeys(target.repositories))
+            listed, _ = describe_repositories(ecr, names, sleep)
+    except AwsError as error:
+        failed = [ALL_REPOSITORIES] if target.repositories is None else list(target.repositories)
+        return [], [_failed(name, Setting.REPOSITORY, error) for name in failed]
+    return [(name, listed.get(name)) for name in names], []
+
+
+def _check_all(
+    context: _RunContext,
+    jobs: list[tuple[str, RepositoryTypeDef | None]],
+    concurrency: int,
+    time_left_ms: Callable[[], int] | None,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, list[Finding]]:
+    """Findings by repository name; a repository left out was not started for lack of time."""
+
+    def check(name: str, description: RepositoryTypeDef | None) -> list[Finding] | None:
+        # Checked when a worker picks the repository up, so a queue longer than the budget stops in time.
+        if time_left_ms is not None and time_left_ms() < SAFETY_MARGIN_MS:
+            return None
+        try:
+            return context.repository(name, description)
+        except Exception as error:  # isolation: one repository's surprise must not stop the others
+            return [_failed(name, Setting.REPOSITORY, error)]
+
+    results: dict[str, list[Finding]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ecr-drift") as pool:
+        futures = {pool.submit(check, name, description): name for name, description in jobs}
+        for done, future in enumerate(as_completed(futures), start=1):
+            findings = future.result()
+            if findings is not None:
+                results[futures[future]] = findings
+            if progress is not None:
+                progress(done, len(jobs))
+    return results
+
+
+def _attributed(findings: list[Finding], origin: Origin | None) -> list[Finding]:
+    return [f.with_origin(origin) for f in findings] if origin is not None else findings
+
+
+def _failed(resource: str, setting: Setting, error: Exception) -> Finding:
+    return Finding(
+        resource, setting, None, None, Action.FAILED, error=error_text(error), message="check failed"
+    )
+
+
+class _WriteCounter:
+    """Counts the write calls made on a client (a ``before-call`` hook); in audit mode it refuses them."""
+
+    def __init__(self, refuse: bool) -> None:
+        self.count = 0
+        self._refuse = refuse
+        self._lock = threading.Lock()
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        if is_read_operation(model.name):
+            return
+        if self._refuse:
+            raise AuditWriteRefused(f"audit mode: {model.name} refused")
+        with self._lock:
+            self.count += 1
+
+
+@contextmanager
+def _write_counter(ecr: ECRClient, *, refuse: bool) -> Iterator[_WriteCounter]:
+    counter = _WriteCounter(refuse)
+    unique_id = f"ecr-drift-write-counter-{id(counter)}"
+    ecr.meta.events.register("before-call.ecr.*", counter, unique_id=unique_id)
+    try:
+        yield counter
+    finally:
+        ecr.meta.events.unregister("before-call.ecr.*", unique_id=unique_id)

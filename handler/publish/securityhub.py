@@ -1,0 +1,254 @@
+"""Security Hub: one ASFF finding per finding, under an Id stable per resource and setting.
+
+An Id (``ecr-drift-enforcer/{region}/{account}/{resource}/{setting}[/{key}]``) goes through these states:
+
+- found again by a run → imported with Compliance FAILED (Workflow NEW when the finding is new; Security Hub
+  itself turns a RESOLVED finding back to NEW when its compliance goes from PASSED to FAILED);
+- remediated by a run → imported with Compliance PASSED, then resolved;
+- open (ACTIVE, FAILED, NEW or NOTIFIED) on a resource this run checked, but not found again → its setting is
+  compliant now, or no longer managed: re-imported with Compliance PASSED, then resolved.
+
+"Resolved" is a BatchUpdateFindings call setting Workflow RESOLVED: BatchImportFindings cannot change the
+workflow of an existing finding. Resources a run did not check (other repositories, the registry when the
+target did not include it, repositories left for lack of time) keep their findings open until one does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from handler.desired.models import REPOSITORY_NAME_PATTERN
+from handler.findings import REGISTRY, Action, Finding, Report, Setting
+from handler.publish.text import origin_text, value_text
+
+if TYPE_CHECKING:
+    from mypy_boto3_securityhub import SecurityHubClient
+    from mypy_boto3_securityhub.literals import SeverityLabelType
+    from mypy_boto3_securityhub.type_defs import (
+        AwsSecurityFindingFiltersTypeDef,
+        AwsSecurityFindingOutputTypeDef,
+        AwsSecurityFindingTypeDef,
+        ResourceTypeDef,
+    )
+    from mypy_boto3_sts import STSClient
+
+IAM_ACTIONS = (
+    "securityhub:BatchImportFindings",
+    "securityhub:BatchUpdateFindings",
+    "securityhub:GetFindings",
+    "sts:GetCallerIdentity",  # the account id of the findings; allowed to every principal
+)
+GENERATOR = "ecr-drift-enforcer"
+FIELD = "ecr-drift-enforcer/"  # prefix of the ProductFields keys this module writes and reads back
+FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
+BATCH = 100  # BatchImportFindings' and BatchUpdateFindings' limit a call
+FILTER_VALUES = 20  # GetFindings' limit on the values of one filter attribute
+SEVERITY: dict[Setting, SeverityLabelType] = {
+    Setting.REPOSITORY: "HIGH",
+    Setting.REPOSITORY_POLICY: "HIGH",
+    Setting.LIFECYCLE_POLICY: "LOW",
+    Setting.TAGS: "LOW",
+    Setting.UNMANAGED_REPOSITORY: "LOW",
+}  # every other setting: MEDIUM
+_REPOSITORY_NAME = re.compile(REPOSITORY_NAME_PATTERN)
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    partition: str
+    region: str
+
+    @property
+    def product_arn(self) -> str:
+        """The account's own "default" product: where a custom integration imports its findings."""
+        return f"arn:{self.partition}:securityhub:{self.region}:{self.id}:product/{self.id}/default"
+
+    @classmethod
+    def of(cls, sts: STSClient, region: str) -> Account:
+        identity = sts.get_caller_identity()
+        return cls(identity["Account"], identity["Arn"].split(":")[1], region)
+
+
+def finding_id(account: Account, resource: str, setting: str, key: str | None = None) -> str:
+    return "/".join([GENERATOR, account.region, account.id, resource, setting, *([key] if key else [])])
+
+
+def sync(
+    report: Report, *, client: SecurityHubClient, account: Account, now: str, registry_checked: bool
+) -> list[str]:
+    """Import this run's findings and resolve the ones it proved compliant. Returns per-finding failures."""
+    current = [_from_finding(f, account, now, report.trigger) for f in report.findings]
+    current_ids = {f["Id"] for f in current}
+    checked = {*report.repositories_checked, *([REGISTRY] if registry_checked else [])}
+    compliant = [
+        _compliant(found, account, now, report.trigger)
+        for found in (open_findings(client, account, sorted(checked)) if checked else [])
+        if found["Id"] not in current_ids and found["ProductFields"][f"{FIELD}resource"] in checked
+    ]
+    sent = current + compliant
+    failed = _import(client, sent)
+    passed = [f["Id"] for f in sent if f["Compliance"]["Status"] == "PASSED" and f["Id"] not in failed]
+    return [f"{i}: {reason}" for i, reason in failed.items()] + _resolve(client, account, passed)
+
+
+def open_findings(
+    client: SecurityHubClient, account: Account, resources: list[str]
+) -> list[AwsSecurityFindingOutputTypeDef]:
+    """The enforcer's findings still waiting for a fix: ACTIVE, FAILED, workflow NEW or NOTIFIED.
+
+    An event's run checks a repository or two: the query names them, so it does not page through every open
+    finding of the account. A sweep's list is too long for one filter and reads them all.
+    """
+    filters: AwsSecurityFindingFiltersTypeDef = {
+        "ProductArn": [{"Value": account.product_arn, "Comparison": "EQUALS"}],
+        "GeneratorId": [{"Value": f"{GENERATOR}/", "Comparison": "PREFIX"}],
+        "RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}],
+        "ComplianceStatus": [{"Value": "FAILED", "Comparison": "EQUALS"}],
+        "WorkflowStatus": [
+            {"Value": "NEW", "Comparison": "EQUALS"},
+            {"Value": "NOTIFIED", "Comparison": "EQUALS"},
+        ],
+    }
+    if len(resources) <= FILTER_VALUES:
+        key = f"{FIELD}resource"
+        filters["ProductFields"] = [{"Key": key, "Value": r, "Comparison": "EQUALS"} for r in resources]
+    pages = client.get_paginator("get_findings").paginate(Filters=filters)
+    found = [f for page in pages for f in page["Findings"]]
+    # The same conditions again: moto ignores Filters, and a finding this module cannot read back is skipped.
+    return [
+        f
+        for f in found
+        if {f"{FIELD}resource", f"{FIELD}setting"} <= set(f.get("ProductFields", {}))
+        and f["ProductArn"] == account.product_arn
+        and f["GeneratorId"].startswith(f"{GENERATOR}/")
+        and f.get("RecordState") == "ACTIVE"
+        and f.get("Compliance", {}).get("Status") == "FAILED"
+        and f.get("Workflow", {}).get("Status", "NEW") in ("NEW", "NOTIFIED")
+    ]
+
+
+def _from_finding(finding: Finding, account: Account, now: str, trigger: str) -> AwsSecurityFindingTypeDef:
+    passed = finding.action is Action.REMEDIATED
+    key = f" [{finding.key}]" if finding.key else ""
+    fields = {f"{FIELD}action": str(finding.action), f"{FIELD}trigger": trigger}
+    if finding.origin and finding.origin.principal_arn:
+        fields[f"{FIELD}changedBy"] = finding.origin.principal_arn
+    lines = [
+        finding.message or f"{finding.setting} differs from the desired state",
+        f"Action: {finding.action} (trigger {trigger}).",
+        f"Expected {value_text(finding.expected, 200)}; actual {value_text(finding.actual, 200)}.",
+        origin_text(finding.origin) or "",
+        f"Error: {finding.error}" if finding.error else "",
+    ]
+    return _asff(
+        account,
+        now,
+        resource=finding.resource,
+        setting=str(finding.setting),
+        key=finding.key,
+        passed=passed,
+        severity="INFORMATIONAL" if passed else SEVERITY.get(finding.setting, "MEDIUM"),
+        title=f"ECR {finding.setting}{key} of {finding.resource} differs from the desired state",
+        description=" ".join(line for line in lines if line),
+        created_at=now,
+        extra_fields=fields,
+    )
+
+
+def _compliant(
+    found: AwsSecurityFindingOutputTypeDef, account: Account, now: str, trigger: str
+) -> AwsSecurityFindingTypeDef:
+    fields = found.get("ProductFields", {})
+    resource, setting = fields[f"{FIELD}resource"], fields[f"{FIELD}setting"]
+    return _asff(
+        account,
+        now,
+        resource=resource,
+        setting=setting,
+        key=fields.get(f"{FIELD}key"),
+        passed=True,
+        severity="INFORMATIONAL",
+        title=found["Title"],
+        description=f"Compliant again: {setting} of {resource} matched the desired state in run {trigger}.",
+        created_at=found["CreatedAt"],
+        extra_fields={f"{FIELD}action": "compliant", f"{FIELD}trigger": trigger},
+    )
+
+
+def _asff(
+    account: Account,
+    now: str,
+    *,
+    resource: str,
+    setting: str,
+    key: str | None,
+    passed: bool,
+    severity: SeverityLabelType,
+    title: str,
+    description: str,
+    created_at: str,
+    extra_fields: dict[str, str],
+) -> AwsSecurityFindingTypeDef:
+    fields = {f"{FIELD}resource": resource, f"{FIELD}setting": setting, **extra_fields}
+    if key:
+        fields[f"{FIELD}key"] = key
+    return {
+        "SchemaVersion": "2018-10-08",
+        "Id": finding_id(account, resource, setting, key),
+        "ProductArn": account.product_arn,
+        "GeneratorId": f"{GENERATOR}/{setting}",
+        "AwsAccountId": account.id,
+        "Types": [FINDING_TYPE],
+        "CreatedAt": created_at,
+        "UpdatedAt": now,
+        "Severity": {"Label": severity},
+        "FindingProviderFields": {"Severity": {"Label": severity}, "Types": [FINDING_TYPE]},
+        "Title": title[:256],
+        "Description": description[:1024],
+        "Resources": [_resource(resource, account)],
+        "Compliance": {"Status": "PASSED" if passed else "FAILED"},
+        "Workflow": {"Status": "RESOLVED" if passed else "NEW"},  # honoured only when the Id is new
+        "RecordState": "ACTIVE",
+        "ProductFields": {k: v[:2048] for k, v in fields.items()},
+    }
+
+
+def _resource(resource: str, account: Account) -> ResourceTypeDef:
+    # The registry, and the account-wide listing of repositories (a failed one), are the account's.
+    if resource == REGISTRY or not _REPOSITORY_NAME.fullmatch(resource):
+        return {"Type": "AwsAccount", "Id": f"AWS::::Account:{account.id}", "Region": account.region}
+    return {
+        "Type": "AwsEcrRepository",
+        "Id": f"arn:{account.partition}:ecr:{account.region}:{account.id}:repository/{resource}",
+        "Region": account.region,
+        "Details": {"AwsEcrRepository": {"RepositoryName": resource}},
+    }
+
+
+def _import(client: SecurityHubClient, findings: list[AwsSecurityFindingTypeDef]) -> dict[str, str]:
+    """Import in batches; returns the reason of each Id that was refused."""
+    failed: dict[str, str] = {}
+    for start in range(0, len(findings), BATCH):
+        response = client.batch_import_findings(Findings=findings[start : start + BATCH])
+        failed |= {f["Id"]: f"{f['ErrorCode']} {f['ErrorMessage']}" for f in response["FailedFindings"]}
+    return failed
+
+
+def _resolve(client: SecurityHubClient, account: Account, ids: list[str]) -> list[str]:
+    failures: list[str] = []
+    for start in range(0, len(ids), BATCH):
+        response = client.batch_update_findings(
+            FindingIdentifiers=[
+                {"Id": i, "ProductArn": account.product_arn} for i in ids[start : start + BATCH]
+            ],
+            Workflow={"Status": "RESOLVED"},
+            Note={"Text": "Compliant with the desired state again.", "UpdatedBy": GENERATOR},
+        )
+        failures += [
+            f"{f['FindingIdentifier']['Id']}: {f['ErrorCode']} {f['ErrorMessage']}"
+            for f in response["UnprocessedFindings"]
+        ]
+    return failures
