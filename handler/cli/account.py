@@ -31,7 +31,10 @@ EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
 PROGRESS_THRESHOLD = 5  # a bar for sweeps over more than a few repositories
 
 DesiredOption = Annotated[Path, typer.Option("--desired", "-d", help="The desired state file.")]
-RegionOption = Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION or the profile's).")]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(envvar="AWS_REGION", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, profile)."),
+]
 ProfileOption = Annotated[str | None, typer.Option(help="AWS profile from ~/.aws/config.")]
 EndpointOption = Annotated[
     str | None,

@@ -25,7 +25,7 @@ def explain(error: Exception, iam_action: str | None = None) -> str:
     if isinstance(error, ProfileNotFound):
         return f"{error}: check --profile against `aws configure list-profiles`"
     if isinstance(error, NoRegionError):
-        return "no AWS region: pass --region or set AWS_REGION"
+        return "no AWS region: pass --region or set AWS_REGION (or a region in the profile)"
     if isinstance(error, EndpointConnectionError):
         return f"cannot reach {error.kwargs.get('endpoint_url')}: check --region and --endpoint-url"
     if isinstance(error, ClientError):

@@ -1,0 +1,63 @@
+"""The ecr-drift-enforcer stack: settings in, components built, outputs out (see infra/README.md)."""
+
+import sys
+from pathlib import Path
+
+# `pulumi` runs this file with only infra/ on the path; the program is the `infra` package beside `handler`.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi
+import pulumi_aws as aws
+
+from handler.aws.permissions import required_iam_actions
+from handler.desired import DesiredStateError, load_desired_state
+from infra import package
+from infra.components.alerting import Alerting
+from infra.components.baseline import BaselineArgs, RegistryBaseline
+from infra.components.enforcer import Enforcer, EnforcerArgs
+from infra.config import load_settings
+
+settings = load_settings()
+try:
+    state = load_desired_state(package.ROOT / "desired_state.json")
+except DesiredStateError as error:
+    # The same path-by-path problems `ecr-drift validate` prints, without a Python traceback around them.
+    raise pulumi.RunError(str(error)) from None
+account_id = aws.get_caller_identity_output().account_id
+
+alerting = Alerting("alerting", settings)
+enforcer = Enforcer(
+    "enforcer",
+    EnforcerArgs(
+        settings=settings,
+        package=package.build_lambda_package(
+            package.DEFAULT_BUILD_DIR,
+            python_version=settings.python_version,
+            platform=package.PIP_PLATFORMS[settings.architecture],
+        ),
+        mode=settings.mode or state.enforcement.mode,
+        iam_actions=required_iam_actions(),
+        findings_topic_arn=alerting.topic.arn,
+        account_id=account_id,
+    ),
+)
+# Pulumi's own changes to the registry raise CloudTrail events that the enforcer acts on. Were the function
+# still on the previous desired state, it would revert the new baseline as drift. So the function's new
+# version (behind the `live` alias the rules invoke) is deployed first, and the baseline waits for it.
+baseline = RegistryBaseline(
+    "registry",
+    BaselineArgs(
+        state=state,
+        account_id=account_id,
+        region=settings.region,
+        adopt_existing_repositories=settings.adopt_existing_repositories,
+        protect_repositories=settings.protect_repositories,
+        deploy_after=[enforcer.alias],
+    ),
+)
+
+pulumi.export("repository_urls", baseline.repository_urls)
+pulumi.export("function_name", enforcer.function.name)
+pulumi.export("function_arn", enforcer.function.arn)
+pulumi.export("topic_arn", alerting.topic.arn)
+pulumi.export("dashboard_url", alerting.dashboard_url)

@@ -1,0 +1,198 @@
+"""Alerting: the findings topic and its e-mail subscriptions, alarms on the enforcer's metrics, a dashboard.
+
+The enforcer publishes its metrics with Powertools (CloudWatch EMF), which adds the ``service`` dimension.
+Alarms and widgets are built as plain data first, so their shape is tested without Pulumi.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.enforcer import METRICS_NAMESPACE
+from infra.config import APP_NAME, StackSettings
+
+PERIOD_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    name: str
+    description: str
+    namespace: str
+    metric: str
+    dimensions: dict[str, str]
+    statistic: str = "Sum"
+
+
+def alarm_specs(settings: StackSettings) -> list[AlarmSpec]:
+    """One alarm per condition an operator must look at; each fires on a single occurrence."""
+    service = {"service": APP_NAME}
+
+    def enforcer(metric: str, description: str) -> AlarmSpec:
+        return AlarmSpec(metric, description, METRICS_NAMESPACE, metric, service)
+
+    return [
+        enforcer("DriftDetected", "A managed ECR setting differed from desired_state.json"),
+        enforcer("RemediationFailed", "The enforcer could not re-apply a drifted setting"),
+        enforcer(
+            "DesiredStateInvalid", "The deployed desired_state.json does not validate: nothing is enforced"
+        ),
+        enforcer("EnforcerErrors", "The enforcer failed unexpectedly"),
+        AlarmSpec(
+            "LambdaErrors",
+            "The enforcer function raised or timed out",
+            "AWS/Lambda",
+            "Errors",
+            {"FunctionName": settings.function_name},
+        ),
+        AlarmSpec(
+            "DeadLetters",
+            "Events could not be delivered to the enforcer: they wait in its dead-letter queue",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": settings.dead_letter_queue_name},
+            statistic="Maximum",
+        ),
+    ]
+
+
+def dashboard_body(settings: StackSettings) -> dict[str, Any]:
+    """Drift, remediations and failures over time, the sweep size, and the function's health."""
+    region = settings.region
+    function = ("FunctionName", settings.function_name)
+
+    def enforcer_metrics(*metrics: str) -> list[list[Any]]:
+        # SEARCH draws every dimension set a metric is published with, whatever the publisher adds.
+        search = "SEARCH('Namespace=\"{namespace}\" MetricName=\"{metric}\"', 'Sum', {period})"
+        return [
+            [
+                {
+                    "expression": search.format(
+                        namespace=METRICS_NAMESPACE, metric=metric, period=PERIOD_SECONDS
+                    ),
+                    "id": f"m{index}",
+                    "label": metric,
+                }
+            ]
+            for index, metric in enumerate(metrics)
+        ]
+
+    def widget(title: str, metrics: list[list[Any]], x: int, y: int, stat: str = "Sum") -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "view": "timeSeries",
+                "stat": stat,
+                "period": PERIOD_SECONDS,
+                "metrics": metrics,
+            },
+        }
+
+    return {
+        "widgets": [
+            widget("Drift detected", enforcer_metrics("DriftDetected"), 0, 0),
+            widget("Remediations", enforcer_metrics("DriftRemediated"), 12, 0),
+            widget(
+                "Failures",
+                enforcer_metrics("RemediationFailed", "DesiredStateInvalid", "EnforcerErrors"),
+                0,
+                6,
+            ),
+            widget("Repositories checked", enforcer_metrics("RepositoriesChecked"), 12, 6),
+            widget(
+                "Lambda duration (ms)",
+                [
+                    ["AWS/Lambda", "Duration", *function, {"stat": "Average"}],
+                    ["AWS/Lambda", "Duration", *function, {"stat": "p99"}],
+                    ["AWS/Lambda", "Duration", *function, {"stat": "Maximum"}],
+                ],
+                0,
+                12,
+                stat="Average",
+            ),
+            widget(
+                "Lambda invocations, errors, throttles",
+                [
+                    ["AWS/Lambda", "Invocations", *function],
+                    ["AWS/Lambda", "Errors", *function],
+                    ["AWS/Lambda", "Throttles", *function],
+                ],
+                12,
+                12,
+            ),
+            widget(
+                "Dead-letter queue depth",
+                [
+                    [
+                        "AWS/SQS",
+                        "ApproximateNumberOfMessagesVisible",
+                        "QueueName",
+                        settings.dead_letter_queue_name,
+                    ]
+                ],
+                0,
+                18,
+                stat="Maximum",
+            ),
+        ]
+    }
+
+
+class Alerting(pulumi.ComponentResource):
+    """SNS topic (findings and alarms), e-mail subscriptions, alarms and the dashboard."""
+
+    topic: aws.sns.Topic
+    dashboard: aws.cloudwatch.Dashboard
+
+    def __init__(
+        self, name: str, settings: StackSettings, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ecr-drift-enforcer:alerting:Alerting", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = aws.sns.Topic("findings", display_name="ECR drift enforcer", opts=child)
+        for email in settings.alert_emails:
+            # E-mail subscriptions stay pending until the recipient confirms the message AWS sends.
+            aws.sns.TopicSubscription(
+                f"email-{email}", topic=self.topic.arn, protocol="email", endpoint=email, opts=child
+            )
+        for spec in alarm_specs(settings):
+            aws.cloudwatch.MetricAlarm(
+                spec.name,
+                name=f"{settings.function_name}-{spec.name}",
+                alarm_description=spec.description,
+                namespace=spec.namespace,
+                metric_name=spec.metric,
+                dimensions=spec.dimensions,
+                statistic=spec.statistic,
+                period=PERIOD_SECONDS,
+                evaluation_periods=1,
+                threshold=1,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",  # no data means nothing happened
+                alarm_actions=[self.topic.arn],
+                ok_actions=[self.topic.arn],
+                opts=child,
+            )
+        dashboard_name = f"{APP_NAME}-{settings.stack}"
+        self.dashboard = aws.cloudwatch.Dashboard(
+            "dashboard",
+            dashboard_name=dashboard_name,
+            dashboard_body=json.dumps(dashboard_body(settings), sort_keys=True),
+            opts=child,
+        )
+        self.dashboard_url = (
+            f"https://{settings.region}.console.aws.amazon.com/cloudwatch/home"
+            f"?region={settings.region}#dashboards:name={dashboard_name}"
+        )
+        self.register_outputs({"topic_arn": self.topic.arn, "dashboard_url": self.dashboard_url})

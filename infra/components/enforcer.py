@@ -1,0 +1,374 @@
+"""The enforcer: its function, its least-privilege role, the events that wake it, and (optionally) the trail.
+
+The role's actions are ``required_iam_actions()`` (what the engine's reads, writes and publishers declare)
+plus the function's own plumbing, listed in :data:`RUNTIME_ACTIONS`; nothing is granted by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import APP_NAME, StackSettings
+from infra.event_patterns import api_call_pattern, repository_created_pattern
+from infra.package import archive_sha256
+
+HANDLER = "handler.enforce.lambda_handler"
+METRICS_NAMESPACE = "ECRDriftEnforcer"
+DESIRED_STATE_PATH = "/var/task/desired_state.json"  # the zip's root is the function's /var/task
+TIMEOUT_SECONDS = 900  # Lambda's maximum: a sweep of a large registry needs it
+MEMORY_MB = 512
+# The function's plumbing, beyond what the engine declares: its log streams and its X-Ray traces.
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")  # X-Ray has no resource-level scoping
+RUNTIME_ACTIONS = LOG_ACTIONS + XRAY_ACTIONS
+# EventBridge retries a failed delivery (throttling, a missing permission) for up to a day, then parks the
+# event in the dead-letter queue; the schedule re-checks everything anyway.
+RETRY_MAX_EVENT_AGE_SECONDS = 86_400
+RETRY_MAX_ATTEMPTS = 24
+DLQ_RETENTION_SECONDS = 1_209_600  # 14 days, SQS's maximum
+
+
+@dataclass(frozen=True)
+class EnforcerArgs:
+    settings: StackSettings
+    package: Path
+    mode: str
+    iam_actions: Sequence[str]
+    findings_topic_arn: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+
+
+def role_policy(
+    iam_actions: Sequence[str],
+    *,
+    region: str,
+    log_group_arn: str,
+    topic_arn: str,
+    event_bus_arn: str,
+) -> dict[str, Any]:
+    """The function's permissions: each declared action once, scoped to this stack's resources if it can be.
+
+    ECR and Security Hub actions name resources the desired state does not know in advance (repositories
+    created later, registry-level settings): they are held to the stack's region instead. KMS actions serve
+    only ECR creating a repository with a KMS key, so they are allowed only through ECR.
+    """
+    declared = set(iam_actions)
+    scoped = {"sns:Publish": [topic_arn], "events:PutEvents": [event_bus_arn]}
+    kms = sorted(a for a in declared if a.startswith("kms:"))
+    regional = sorted(declared - scoped.keys() - set(kms))
+    statements: list[dict[str, Any]] = [
+        {"Sid": _sid(action), "Effect": "Allow", "Action": [action], "Resource": scoped[action]}
+        for action in sorted(declared & scoped.keys())
+    ]
+    if kms:
+        statements.append(
+            {
+                "Sid": "KmsThroughEcr",
+                "Effect": "Allow",
+                "Action": kms,
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": f"ecr.{region}.amazonaws.com"}},
+            }
+        )
+    if regional:
+        statements.append(
+            {
+                "Sid": "EnforcerDeclaredActions",
+                "Effect": "Allow",
+                "Action": regional,
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+            }
+        )
+    statements += [
+        {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": list(LOG_ACTIONS),
+            "Resource": f"{log_group_arn}:*",
+        },
+        {"Sid": "Tracing", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": "*"},
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _sid(action: str) -> str:
+    service, name = action.split(":", 1)
+    return f"{service.capitalize()}{name}"
+
+
+class Enforcer(pulumi.ComponentResource):
+    """The Lambda, its role and log group, its EventBridge rules, targets, DLQ and (optionally) a trail."""
+
+    function: aws.lambda_.Function
+    alias: aws.lambda_.Alias
+    role: aws.iam.Role
+    dead_letter_queue: aws.sqs.Queue
+
+    def __init__(self, name: str, args: EnforcerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ecr-drift-enforcer:enforcer:Enforcer", name, None, opts)
+        self._args = args
+        settings = args.settings
+        log_group = aws.cloudwatch.LogGroup(
+            "log-group",
+            name=f"/aws/lambda/{settings.function_name}",
+            retention_in_days=settings.log_retention_days,
+            opts=self._child(),
+        )
+        self.role, role_policy = self._role(log_group)
+        # Created after its permissions, so that its first invocation already has them.
+        self.function = self._function(log_group, depends_on=[role_policy])
+        # The targets invoke the alias: events reach the version that carries the current desired state.
+        self.alias = aws.lambda_.Alias(
+            "live",
+            name="live",
+            function_name=self.function.name,
+            function_version=self.function.version,
+            opts=self._child(),
+        )
+        self.dead_letter_queue = aws.sqs.Queue(
+            "dead-letter-queue",
+            name=settings.dead_letter_queue_name,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=self._child(),
+        )
+        rules = [
+            self._rule(
+                "api-calls",
+                "ECR write calls made by anyone but the enforcer",
+                event_pattern=self.role.arn.apply(lambda arn: json.dumps(api_call_pattern(arn))),
+            ),
+            self._rule(
+                "repository-created",
+                "Repositories ECR created itself (pull through cache, create on push)",
+                event_pattern=json.dumps(repository_created_pattern()),
+            ),
+            self._rule(
+                "schedule",
+                "Periodic sweep of the whole registry",
+                schedule_expression=settings.schedule_expression,
+            ),
+        ]
+        self._dead_letter_queue_policy(rules)
+        if settings.create_cloudtrail:
+            self._trail()
+        self.register_outputs(
+            {
+                "function_name": self.function.name,
+                "function_arn": self.function.arn,
+                "alias_arn": self.alias.arn,
+                "role_arn": self.role.arn,
+            }
+        )
+
+    def _child(self, **options: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **options)
+
+    def _role(self, log_group: aws.cloudwatch.LogGroup) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        args = self._args
+        settings = args.settings
+        role = aws.iam.Role(
+            "role",
+            description=f"{APP_NAME}: reads and re-applies the ECR settings of desired_state.json",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            opts=self._child(),
+        )
+        bus = settings.findings_event_bus
+        bus_arn = pulumi.Output.from_input(args.account_id).apply(
+            lambda account: (
+                bus
+                if bus.startswith("arn:")
+                else f"arn:aws:events:{settings.region}:{account}:event-bus/{bus}"
+            )
+        )
+        policy = pulumi.Output.all(log_group.arn, args.findings_topic_arn, bus_arn).apply(
+            lambda values: json.dumps(
+                role_policy(
+                    args.iam_actions,
+                    region=settings.region,
+                    log_group_arn=values[0],
+                    topic_arn=values[1],
+                    event_bus_arn=values[2],
+                )
+            )
+        )
+        return role, aws.iam.RolePolicy("role-policy", role=role.id, policy=policy, opts=self._child())
+
+    def _function(
+        self, log_group: aws.cloudwatch.LogGroup, depends_on: list[pulumi.Resource]
+    ) -> aws.lambda_.Function:
+        args = self._args
+        settings = args.settings
+        environment = {
+            "DESIRED_STATE_PATH": DESIRED_STATE_PATH,
+            "ENFORCER_MODE": args.mode,
+            "FINDINGS_TOPIC_ARN": args.findings_topic_arn,
+            "FINDINGS_EVENT_BUS": settings.findings_event_bus,
+            "SECURITY_HUB_FINDINGS": str(settings.security_hub_findings).lower(),
+            "ENFORCER_ROLE_ARN": self.role.arn,
+            "ENFORCER_CONCURRENCY": str(settings.enforcer_concurrency),
+            "POWERTOOLS_SERVICE_NAME": APP_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+        return aws.lambda_.Function(
+            "function",
+            name=settings.function_name,
+            description=f"{APP_NAME}: keeps ECR as desired_state.json declares",
+            role=self.role.arn,
+            runtime=settings.runtime,
+            architectures=[settings.architecture],
+            handler=HANDLER,
+            code=pulumi.FileArchive(str(args.package)),
+            source_code_hash=archive_sha256(args.package),
+            layers=[settings.powertools_layer_arn],
+            timeout=TIMEOUT_SECONDS,
+            memory_size=MEMORY_MB,
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            publish=True,  # a version per deployment, which the alias (and the baseline's ordering) follows
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            opts=self._child(depends_on=depends_on),
+        )
+
+    def _rule(self, name: str, description: str, **trigger: Any) -> aws.cloudwatch.EventRule:
+        rule = aws.cloudwatch.EventRule(
+            name, description=f"{APP_NAME}: {description}", **trigger, opts=self._child()
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=rule.name,
+            arn=self.alias.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_event_age_in_seconds=RETRY_MAX_EVENT_AGE_SECONDS,
+                maximum_retry_attempts=RETRY_MAX_ATTEMPTS,
+            ),
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=self.dead_letter_queue.arn),
+            opts=self._child(),
+        )
+        aws.lambda_.Permission(
+            f"{name}-permission",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            qualifier=self.alias.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=self._child(),
+        )
+        return rule
+
+    def _dead_letter_queue_policy(self, rules: list[aws.cloudwatch.EventRule]) -> None:
+        """Only these rules may park undeliverable events in the queue."""
+        policy = pulumi.Output.all(self.dead_letter_queue.arn, *[r.arn for r in rules]).apply(
+            lambda arns: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "EventBridgeDeadLetters",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "events.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": arns[0],
+                            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(arns[1:])}},
+                        }
+                    ],
+                }
+            )
+        )
+        aws.sqs.QueuePolicy(
+            "dead-letter-queue-policy",
+            queue_url=self.dead_letter_queue.url,
+            policy=policy,
+            opts=self._child(),
+        )
+
+    def _trail(self) -> None:
+        """A single-region trail of write management events: what EventBridge needs to see ECR API calls.
+
+        Accounts in an AWS Organization usually have an organization trail already; then leave it off.
+        """
+        settings = self._args.settings
+        trail_name = f"{APP_NAME}-{settings.stack}"
+        bucket = aws.s3.Bucket("trail-bucket", force_destroy=False, opts=self._child())
+        access = aws.s3.BucketPublicAccessBlock(
+            "trail-bucket-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._child(),
+        )
+        trail_arn = pulumi.Output.from_input(self._args.account_id).apply(
+            lambda account: f"arn:aws:cloudtrail:{settings.region}:{account}:trail/{trail_name}"
+        )
+        bucket_policy = aws.s3.BucketPolicy(
+            "trail-bucket-policy",
+            bucket=bucket.id,
+            policy=pulumi.Output.all(bucket.arn, trail_arn, self._args.account_id).apply(
+                lambda values: json.dumps(_trail_bucket_policy(*values))
+            ),
+            opts=self._child(depends_on=[access]),
+        )
+        aws.cloudtrail.Trail(
+            "trail",
+            name=trail_name,
+            s3_bucket_name=bucket.id,
+            is_multi_region_trail=False,
+            include_global_service_events=False,
+            enable_log_file_validation=True,
+            event_selectors=[
+                aws.cloudtrail.TrailEventSelectorArgs(
+                    read_write_type="WriteOnly", include_management_events=True
+                )
+            ],
+            opts=self._child(depends_on=[bucket_policy]),
+        )
+
+
+def _trail_bucket_policy(bucket_arn: str, trail_arn: str, account_id: str) -> dict[str, Any]:
+    """CloudTrail's documented bucket policy, limited to this trail (aws:SourceArn)."""
+    only_this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CloudTrailAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:GetBucketAcl",
+                "Resource": bucket_arn,
+                "Condition": only_this_trail,
+            },
+            {
+                "Sid": "CloudTrailWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceArn": trail_arn, "s3:x-amz-acl": "bucket-owner-full-control"}
+                },
+            },
+        ],
+    }

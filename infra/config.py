@@ -1,0 +1,128 @@
+"""The stack's settings: ``Pulumi.<stack>.yaml`` read once into a typed, validated object.
+
+Everything the components need from configuration is here, so a typo or a bad value fails the preview with
+one clear message instead of surfacing as an AWS error halfway through an update.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, cast, get_args
+
+import pulumi
+
+Architecture = Literal["arm64", "x86_64"]
+PythonVersion = Literal["3.12", "3.13"]
+Mode = Literal["enforce", "audit"]
+
+APP_NAME = "ecr-drift-enforcer"
+# Powertools publishes its v3 layers from this account in every commercial region.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+_SCHEDULE = re.compile(r"^(rate\(1 (minute|hour|day)\)|rate\([1-9][0-9]* (minutes|hours|days)\)|cron\(.+\))$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SettingsError(pulumi.RunError):
+    """Configuration a stack cannot be deployed with; a RunError, so Pulumi prints it without a traceback."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    stack: str
+    region: str
+    alert_emails: tuple[str, ...]
+    schedule_expression: str
+    # None: the enforcer follows `enforcement.mode` of desired_state.json.
+    mode: Mode | None
+    adopt_existing_repositories: bool
+    protect_repositories: bool
+    create_cloudtrail: bool
+    architecture: Architecture
+    python_version: PythonVersion
+    powertools_layer_version: int
+    reserved_concurrency: int
+    enforcer_concurrency: int
+    log_retention_days: int
+    security_hub_findings: bool
+    findings_event_bus: str
+
+    @property
+    def runtime(self) -> str:
+        return f"python{self.python_version}"
+
+    @property
+    def function_name(self) -> str:
+        # A fixed name: operators invoke it by name (`aws lambda invoke`), one stack per account and region.
+        return f"{APP_NAME}-{self.stack}"
+
+    @property
+    def dead_letter_queue_name(self) -> str:
+        return f"{self.function_name}-dlq"
+
+    @property
+    def powertools_layer_arn(self) -> str:
+        python = self.runtime.replace(".", "")
+        return (
+            f"arn:aws:lambda:{self.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+            f"AWSLambdaPowertoolsPythonV3-{python}-{self.architecture}:{self.powertools_layer_version}"
+        )
+
+
+def load_settings() -> StackSettings:
+    """Read the current stack's configuration; raises :class:`SettingsError` listing every bad value."""
+    config = pulumi.Config()
+    problems: list[str] = []
+
+    def choice(key: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+        value = config.get(key, default)
+        if value is not None and value not in allowed:
+            problems.append(f"{APP_NAME}:{key} must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+
+    def positive(key: str, default: int) -> int:
+        value = config.get_int(key, default)
+        if value < 1:
+            problems.append(f"{APP_NAME}:{key} must be a positive number, not {value}")
+        return value
+
+    raw_emails = config.get_object("alertEmails", [])
+    emails = tuple(e for e in raw_emails if isinstance(e, str)) if isinstance(raw_emails, list) else ()
+    if emails != tuple(raw_emails) or not all(_EMAIL.match(e) for e in emails):
+        problems.append(f"{APP_NAME}:alertEmails must be a list of e-mail addresses, not {raw_emails!r}")
+    schedule = config.get("scheduleExpression", "rate(6 hours)")
+    if not _SCHEDULE.match(schedule):
+        problems.append(
+            f"{APP_NAME}:scheduleExpression {schedule!r} is not an EventBridge rate(...) or cron(...)"
+        )
+    retention = config.get_int("logRetentionDays", 90)
+    if retention not in LOG_RETENTION_DAYS:
+        problems.append(f"{APP_NAME}:logRetentionDays {retention} is not a CloudWatch Logs retention period")
+    mode = choice("mode", get_args(Mode), None)
+    architecture = choice("architecture", get_args(Architecture), "arm64")
+    python_version = choice("pythonVersion", get_args(PythonVersion), "3.13")
+    settings = StackSettings(
+        stack=pulumi.get_stack(),
+        region=pulumi.Config("aws").require("region"),
+        alert_emails=emails,
+        schedule_expression=schedule,
+        mode=cast(Mode | None, mode),
+        adopt_existing_repositories=config.get_bool("adoptExistingRepositories", False),
+        protect_repositories=config.get_bool("protectRepositories", False),
+        create_cloudtrail=config.get_bool("createCloudTrail", False),
+        architecture=cast(Architecture, architecture),
+        python_version=cast(PythonVersion, python_version),
+        powertools_layer_version=config.require_int("powertoolsLayerVersion"),
+        reserved_concurrency=positive("reservedConcurrency", 2),
+        enforcer_concurrency=positive("enforcerConcurrency", 8),
+        log_retention_days=retention,
+        security_hub_findings=config.get_bool("securityHubFindings", False),
+        findings_event_bus=config.get("findingsEventBus", "default"),
+    )
+    if problems:
+        raise SettingsError("invalid stack configuration:\n" + "\n".join(f"  {p}" for p in problems))
+    return settings

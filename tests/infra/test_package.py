@@ -1,0 +1,189 @@
+"""The Lambda package: what goes in, that it is reproducible, and that the handler imports and runs in an
+environment holding only the package and what the Powertools layer provides.
+
+The clean environment is a ``python -I -S`` subprocess (no site-packages, no PYTHON* variables) whose
+``sys.path`` is the unpacked zip (Lambda's /var/task, first on the path there too) and a "layer" directory
+into which the test copies, from this venv, only the distributions the Powertools v3 layer ships that the
+code needs: Powertools, pydantic (and its core, annotated-types, typing-extensions, typing-inspection),
+aws-xray-sdk (and wrapt) and jmespath. The runtime's own boto3 is left out on purpose: the zip's pinned
+SDK must be the one imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from infra.package import LAMBDA_REQUIREMENTS, PIP_PLATFORMS, ROOT, build_lambda_package
+from tests.conftest import EVENTS_DIR
+
+PLATFORM = PIP_PLATFORMS["arm64"]
+LAYER_DISTRIBUTIONS = (
+    "aws-lambda-powertools",
+    "pydantic",
+    "pydantic-core",
+    "annotated-types",
+    "typing-extensions",
+    "typing-inspection",
+    "aws-xray-sdk",
+    "wrapt",
+    "jmespath",
+)
+LAMBDA_ZIP_LIMIT = 50 * 1024 * 1024  # direct upload
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def bare_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bare")
+    return build_lambda_package(out, python_version="3.13", platform=PLATFORM, include_dependencies=False)
+
+
+@pytest.fixture(scope="module")
+def full_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real build: pip installs the pinned SDK for arm64 / Python 3.13 (about 3 s with PyPI reachable)."""
+    out = tmp_path_factory.mktemp("full")
+    return build_lambda_package(out, python_version="3.13", platform=PLATFORM)
+
+
+def test_package_holds_the_handler_without_the_cli_and_the_desired_state(bare_package: Path) -> None:
+    with zipfile.ZipFile(bare_package) as zf:
+        names = zf.namelist()
+        assert zf.read("desired_state.json") == (ROOT / "desired_state.json").read_bytes()
+    assert "handler/enforce.py" in names
+    assert "handler/__init__.py" in names
+    assert "handler/documents/lifecycle.py" in names
+    assert not [n for n in names if n.startswith("handler/cli/")]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    sources = [p.relative_to(ROOT).as_posix() for p in (ROOT / "handler").rglob("*") if p.is_file()]
+    expected = [n for n in sources if "__pycache__" not in n and not n.startswith("handler/cli/")]
+    assert names == sorted([*expected, "desired_state.json"])
+
+
+def test_package_entries_are_sorted_with_fixed_times_and_modes(bare_package: Path) -> None:
+    with zipfile.ZipFile(bare_package) as zf:
+        infos = zf.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o100644}
+
+
+def test_package_is_reproducible(bare_package: Path, tmp_path: Path) -> None:
+    again = build_lambda_package(
+        tmp_path, python_version="3.13", platform=PLATFORM, include_dependencies=False
+    )
+    assert _sha256(again) == _sha256(bare_package)
+
+
+@pytest.mark.slow
+def test_full_package_bundles_the_pinned_sdk_for_the_lambda_platform(
+    full_package: Path, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(full_package) as zf:
+        names = zf.namelist()
+        unzipped = sum(i.file_size for i in zf.infolist())
+    for requirement in LAMBDA_REQUIREMENTS:
+        name, version = requirement.split("==")
+        assert f"{name}-{version}.dist-info/METADATA" in names
+    assert "handler/enforce.py" in names
+    assert "desired_state.json" in names
+    assert not [n for n in names if n.startswith("bin/") or n.endswith(".pyc")]
+    assert full_package.stat().st_size < LAMBDA_ZIP_LIMIT
+    assert unzipped < LAMBDA_UNZIPPED_LIMIT
+    # A build elsewhere installs the SDK afresh and still gives the same bytes. (Only the dependencies are
+    # compared: the project's own files may be edited between the two builds while the suite runs.)
+    again = build_lambda_package(tmp_path, python_version="3.13", platform=PLATFORM)
+    assert _dependency_entries(again) == _dependency_entries(full_package)
+
+
+@pytest.mark.slow
+def test_handler_runs_with_only_the_package_and_the_layer(full_package: Path, tmp_path: Path) -> None:
+    task = tmp_path / "task"
+    with zipfile.ZipFile(full_package) as zf:
+        zf.extractall(task)
+    layer = tmp_path / "layer"
+    for distribution in LAYER_DISTRIBUTIONS:
+        _copy_distribution(distribution, layer)
+    event = json.loads((EVENTS_DIR / "own_role_event.json").read_text())
+    script = f"""
+import importlib, json, sys
+sys.path[:0] = [{str(task)!r}, {str(layer)!r}]
+import boto3
+import handler.enforce as enforce
+
+class Context:
+    function_name = "ecr-drift-enforcer-test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:ecr-drift-enforcer-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    def get_remaining_time_in_millis(self):
+        return 900_000
+
+missing = []
+for name in ("typer", "rich", "moto", "handler.cli"):
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError:
+        missing.append(name)
+response = enforce.lambda_handler(json.loads({json.dumps(event)!r}), Context())
+print(json.dumps({{"boto3": boto3.__file__, "version": boto3.__version__, "missing": missing,
+                  "response": response, "path": sys.path}}))
+"""
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "DESIRED_STATE_PATH": str(task / "desired_state.json"),
+        "ENFORCER_ROLE_ARN": "arn:aws:iam::123456789012:role/ecr-drift-enforcer",
+        "POWERTOOLS_SERVICE_NAME": "ecr-drift-enforcer",
+        "POWERTOOLS_METRICS_NAMESPACE": "ECRDriftEnforcer",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script],
+        cwd=task,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["boto3"].startswith(str(task))
+    assert f"boto3=={report['version']}" in LAMBDA_REQUIREMENTS
+    assert report["missing"] == ["typer", "rich", "moto", "handler.cli"]
+    assert report["response"]["status"] == "ignored"
+    assert "own role" in report["response"]["reason"]
+    assert not [p for p in report["path"] if "site-packages" in p]
+
+
+def _copy_distribution(name: str, target: Path) -> None:
+    """Copy one installed distribution's files (code and metadata) from this venv into ``target``."""
+    distribution = metadata.distribution(name)
+    for file in distribution.files or ():
+        if ".." in file.parts or "__pycache__" in file.parts:
+            continue  # console scripts outside site-packages; byte code
+        destination = target / file
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(str(distribution.locate_file(file))), destination)
+
+
+def _dependency_entries(archive: Path) -> list[tuple[str, int, int]]:
+    with zipfile.ZipFile(archive) as zf:
+        return [
+            (i.filename, i.CRC, i.external_attr)
+            for i in zf.infolist()
+            if not i.filename.startswith("handler/") and i.filename != "desired_state.json"
+        ]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
