@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from handler.desired.models import DesiredState, PullThroughCacheRule, Registry, RegistryScanning
 from handler.desired.resolution import Resolved
 from handler.documents.canonical_json import dumps
-from handler.documents.lifecycle import canonical_lifecycle_policy, compile_lifecycle_policy
+from handler.documents.lifecycle import canonical_lifecycle_policy
 from handler.documents.mutability import TagMutability, desired_tag_mutability
+from handler.documents.repository_documents import lifecycle_document, repository_policy_document
 from handler.documents.repository_policy import (
-    build_repository_policy,
     canonical_repository_policy,
     desired_policy_with_kept,
     parse_repository_policy,
@@ -90,12 +90,8 @@ def desired_repository(state: DesiredState, resolved: Resolved) -> DesiredReposi
             if settings.image_tag_mutability is not None
             else None
         ),
-        lifecycle_policy=(
-            compile_lifecycle_policy(settings.lifecycle) if settings.lifecycle is not None else None
-        ),
-        repository_policy=build_repository_policy(
-            settings.pull_account_ids, settings.push_account_ids, settings.policy_statements
-        ),
+        lifecycle_policy=lifecycle_document(settings),
+        repository_policy=repository_policy_document(settings),
         tags=dict(settings.tags) if settings.tags is not None else None,
         encryption=(
             {"type": encryption.type, **({"kms_key": encryption.kms_key} if encryption.kms_key else {})}

@@ -11,8 +11,7 @@ from handler.cli.output import Output, OutputFormat, problems_json
 from handler.desired import DesiredState, DesiredStateError, load_desired_state, resolve
 from handler.desired.schema import render_schema
 from handler.desired.summary import summarize
-from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
-from handler.documents.repository_policy import build_repository_policy, render_repository_policy
+from handler.documents.repository_documents import lifecycle_policy_text, repository_policy_text
 
 
 def load_or_exit(path: Path, output: Output) -> DesiredState:
@@ -88,16 +87,12 @@ def documents(
         )
         raise typer.Exit(1)
     settings = resolved.settings
-    lifecycle = compile_lifecycle_policy(settings.lifecycle) if settings.lifecycle else None
-    policy = build_repository_policy(
-        settings.pull_account_ids, settings.push_account_ids, settings.policy_statements
-    )
     output.emit_json(
         {
             "repository": repository,
             "source": resolved.pattern or "repositories",
             "settings": settings.model_dump(mode="json", exclude_unset=True, by_alias=True),
-            "lifecycle_policy_text": render_lifecycle_policy(lifecycle) if lifecycle else None,
-            "repository_policy_text": render_repository_policy(policy) if policy else None,
+            "lifecycle_policy_text": lifecycle_policy_text(settings),
+            "repository_policy_text": repository_policy_text(settings),
         }
     )

@@ -18,9 +18,8 @@ import pulumi_aws as aws
 
 from handler.desired import DesiredState, RepositorySettings, resolve
 from handler.desired.resolution import literal_prefix, overlay
-from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
 from handler.documents.mutability import desired_tag_mutability, to_api
-from handler.documents.repository_policy import build_repository_policy, render_repository_policy
+from handler.documents.repository_documents import lifecycle_policy_text, repository_policy_text
 
 # ECR's service principal assumes this role to create repositories from a template that sets tags or KMS.
 TEMPLATE_ROLE_ACTIONS = ("ecr:CreateRepository", "ecr:TagResource")
@@ -47,21 +46,6 @@ class BaselineArgs:
     protect_repositories: bool
     # Every resource here waits for these (the enforcer's function version): see infra/__main__.py.
     deploy_after: Sequence[pulumi.Resource] = ()
-
-
-def lifecycle_policy_text(settings: RepositorySettings) -> str | None:
-    """The policy text to set, or None: not managed, or ``[]`` (the repository must have none)."""
-    if settings.lifecycle is None:
-        return None
-    document = compile_lifecycle_policy(settings.lifecycle)
-    return render_lifecycle_policy(document) if document["rules"] else None
-
-
-def repository_policy_text(settings: RepositorySettings) -> str | None:
-    document = build_repository_policy(
-        settings.pull_account_ids, settings.push_account_ids, settings.policy_statements
-    )
-    return None if document is None else render_repository_policy(document)
 
 
 def mutability_args(settings: RepositorySettings, filter_args: type[_FilterArgs]) -> dict[str, Any]:
