@@ -20,6 +20,7 @@ from handler.desired import DesiredState, RepositorySettings, resolve
 from handler.desired.resolution import literal_prefix, overlay
 from handler.documents.mutability import desired_tag_mutability, to_api
 from handler.documents.repository_documents import lifecycle_policy_text, repository_policy_text
+from infra.iam import service_trust_policy
 
 # ECR's service principal assumes this role to create repositories from a template that sets tags or KMS.
 TEMPLATE_ROLE_ACTIONS = ("ecr:CreateRepository", "ecr:TagResource")
@@ -225,18 +226,7 @@ class RegistryBaseline(pulumi.ComponentResource):
         role = aws.iam.Role(
             "creation-template-role",
             description="Assumed by ECR to create repositories from ecr-drift-enforcer's creation templates",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "ecr.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust_policy("ecr.amazonaws.com"),
             opts=self._child(),
         )
         aws.iam.RolePolicy(

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from infra.config import APP_NAME, StackSettings
 from infra.event_patterns import api_call_pattern, repository_created_pattern
+from infra.iam import service_trust_policy
 from infra.package import archive_sha256
 
 HANDLER = "handler.enforce.lambda_handler"
@@ -178,18 +179,7 @@ class Enforcer(pulumi.ComponentResource):
         role = aws.iam.Role(
             "role",
             description=f"{APP_NAME}: reads and re-applies the ECR settings of desired_state.json",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
             opts=self._child(),
         )
         bus = settings.findings_event_bus
