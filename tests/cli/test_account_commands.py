@@ -49,6 +49,24 @@ def baseline(calls: AwsCalls) -> AwsCalls:
     return calls
 
 
+def _deny(monkeypatch: pytest.MonkeyPatch, operation: str) -> None:
+    """Every client the CLI builds from now on gets AccessDenied on ``operation``."""
+    build = account.AccountOptions.clients
+
+    def denied(self: account.AccountOptions) -> AwsClients:
+        clients = build(self)
+
+        def deny(model: Any, **_: Any) -> None:
+            if model.name == operation:
+                error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+                raise ClientError(error, model.name)  # type: ignore[arg-type]
+
+        clients.ecr.meta.events.register("before-call.ecr.*", deny)
+        return clients
+
+    monkeypatch.setattr(account.AccountOptions, "clients", denied)
+
+
 def _drift_scan_on_push() -> None:
     boto3.client("ecr", region_name=REGION).put_image_scanning_configuration(
         repositoryName="utila-cosigner", imageScanningConfiguration={"scanOnPush": False}
@@ -142,20 +160,7 @@ def test_a_failed_write_exits_1_and_names_the_action(
     baseline: AwsCalls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _drift_scan_on_push()
-    build = account.AccountOptions.clients
-
-    def denied(self: account.AccountOptions) -> AwsClients:
-        clients = build(self)
-
-        def deny(model: Any, **_: Any) -> None:
-            if model.name == "PutImageScanningConfiguration":
-                error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
-                raise ClientError(error, model.name)  # type: ignore[arg-type]
-
-        clients.ecr.meta.events.register("before-call.ecr.*", deny)
-        return clients
-
-    monkeypatch.setattr(account.AccountOptions, "clients", denied)
+    _deny(monkeypatch, "PutImageScanningConfiguration")
     result = runner.invoke(app, ["enforce", "--yes", *DESIRED, "--format", "json"])
     assert result.exit_code == 1
     failed = [f for f in json.loads(result.stdout)["findings"] if f["action"] == "failed"]
@@ -298,3 +303,25 @@ def test_demo_runs_the_whole_loop_and_ends_clean() -> None:
     assert out.count("remediated") >= 9
     assert "failed" not in out
     assert out.rstrip().endswith(f"match {EXAMPLE_PATH}.")
+
+
+def test_plan_of_a_compliant_account_exits_0(baseline: AwsCalls) -> None:
+    result = runner.invoke(app, ["plan", *DESIRED])
+    assert result.exit_code == 0
+    assert "compliant" in result.stdout
+
+
+def test_audit_with_a_failed_read_exits_1(baseline: AwsCalls, monkeypatch: pytest.MonkeyPatch) -> None:
+    _deny(monkeypatch, "GetLifecyclePolicy")
+    result = runner.invoke(app, ["audit", *DESIRED, "--format", "json"])
+    assert result.exit_code == 1
+    failed = {f["resource"] for f in json.loads(result.stdout)["findings"] if f["action"] == "failed"}
+    assert failed == {"utila-cosigner", "admin-dashboard", "temporal-worker", "internal-dashboard"}
+
+
+def test_demo_with_an_invalid_desired_state_exits_1(tmp_path: Any) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"version": 2}')
+    result = runner.invoke(app, ["demo", "--desired", str(path)])
+    assert result.exit_code == 1
+    assert "version: Input should be 1" in result.stderr
