@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from handler.cli import account, validate
@@ -30,4 +33,14 @@ app.add_typer(lifecycle_app, name="lifecycle")
 
 
 def main() -> None:
-    app()
+    """Run the CLI. A bug ends in one line on stderr and exit 1; ECR_DRIFT_DEBUG=1 shows the traceback."""
+    try:
+        app()
+    except Exception as error:
+        if os.environ.get("ECR_DRIFT_DEBUG"):
+            raise
+        print(
+            f"error: internal error: {type(error).__name__}: {error} (ECR_DRIFT_DEBUG=1 shows where)",
+            file=sys.stderr,
+        )
+        sys.exit(1)

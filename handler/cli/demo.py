@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+import boto3
 from rich.console import Console
 from rich.markup import escape
 
@@ -283,16 +284,13 @@ def _describe(console: Console, response: dict[str, Any]) -> None:
         console.print(line if not finding.get("error") else f"{line}: {escape(finding['error'])}")
 
 
-def run_demo(desired: Path, console: Console, *, verbose: bool = False) -> int:
-    """Run the loop; 0 when the final audit is clean."""
-    from handler.desired import load_desired_state
-
-    state = load_desired_state(desired)
+def run_demo(desired: Path, state: DesiredState, console: Console, *, verbose: bool = False) -> int:
+    """Run the loop for ``state`` (read from ``desired``); 0 when the final audit is clean."""
     with embedded_aws(desired, verbose):
-        import boto3
-
+        # Imported once the environment is set: Powertools reads it when the module is loaded.
         from handler import enforce
 
+        enforce.startup.cache_clear()  # read this run's environment, not one cached by an earlier run
         handler = enforce.lambda_handler
         context = FakeLambdaContext()
         ecr = boto3.client("ecr", region_name=REGION)
@@ -300,7 +298,7 @@ def run_demo(desired: Path, console: Console, *, verbose: bool = False) -> int:
         console.print("[bold]1. Baseline[/] (Pulumi's job in an account; here the enforcer builds it)")
         baseline = handler({"action": "enforce"}, context)
         console.print(
-            f"   {baseline['summary']['remediated']} settings applied, {baseline['writes']} write calls"
+            f"   {baseline['summary']['remediated']} findings remediated, {baseline['writes']} write calls"
         )
 
         console.print("[bold]2. Drift[/]: someone changes things in the console and CI")

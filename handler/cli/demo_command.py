@@ -32,7 +32,6 @@ def demo(
 
         ecr-drift demo
     """
-    load_or_exit(desired, Output(no_color=no_color))
-    raise typer.Exit(
-        run_demo(desired, Console(no_color=no_color, highlight=False, soft_wrap=True), verbose=verbose)
-    )
+    state = load_or_exit(desired, Output(no_color=no_color))
+    console = Console(no_color=no_color, highlight=False, soft_wrap=True)
+    raise typer.Exit(run_demo(desired, state, console, verbose=verbose))

@@ -244,3 +244,25 @@ def test_every_command_has_help_with_an_example() -> None:
         assert result.exit_code == 0, name
         assert "Example" in result.stdout, name
     assert "Example" in runner.invoke(app, ["lifecycle", "preview", "--help"]).stdout
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from handler.cli import app as app_module
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app_module, "app", broken)
+    monkeypatch.delenv("ECR_DRIFT_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        app_module.main()
+    assert exited.value.code == 1
+    assert (
+        capsys.readouterr().err
+        == "error: internal error: RuntimeError: boom (ECR_DRIFT_DEBUG=1 shows where)\n"
+    )
+    monkeypatch.setenv("ECR_DRIFT_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        app_module.main()
