@@ -22,10 +22,17 @@ EVENT_BUS_PATTERN = (
 )
 DEFAULT_EVENT_BUS = "default"
 MAX_CONCURRENCY = 64
+# A standard queue (a FIFO queue would need message groups); any endpoint host, for LocalStack or moto_server.
+SQS_QUEUE_URL_PATTERN = r"^https?://[A-Za-z0-9.:-]+/[0-9]{12}/[A-Za-z0-9_-]{1,80}$"
+DEFAULT_SWEEP_BATCH_SIZE = 200
+# 500 names of 256 characters are ~130 KB: a message stays within SQS's 256 KiB, and a batch's run well
+# within the 900 s a Lambda may run.
+MAX_SWEEP_BATCH_SIZE = 500
 FORMATS = {
     "FINDINGS_TOPIC_ARN": "must be a standard SNS topic ARN, arn:aws:sns:REGION:ACCOUNT:NAME",
     "FINDINGS_EVENT_BUS": "must be an event bus name or ARN, or `default` for the default bus",
     "ENFORCER_ROLE_ARN": "must be an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME",
+    "SWEEP_QUEUE_URL": "must be a standard SQS queue URL, https://sqs.REGION.amazonaws.com/ACCOUNT/NAME",
 }
 
 
@@ -65,6 +72,16 @@ class EnforcerConfig(BaseModel):
     )
     concurrency: int = Field(
         default=DEFAULT_CONCURRENCY, alias="ENFORCER_CONCURRENCY", ge=1, le=MAX_CONCURRENCY
+    )
+    sweep_queue_url: str | None = Field(
+        default=None,
+        alias="SWEEP_QUEUE_URL",
+        pattern=SQS_QUEUE_URL_PATTERN,
+        max_length=1024,
+        description="When set, a scheduled sweep sends its repositories here in batches (handler.fanout).",
+    )
+    sweep_batch_size: int = Field(
+        default=DEFAULT_SWEEP_BATCH_SIZE, alias="SWEEP_BATCH_SIZE", ge=1, le=MAX_SWEEP_BATCH_SIZE
     )
 
     @field_validator("mode", "security_hub_findings", mode="before")

@@ -2,7 +2,8 @@
 
 Nothing raises out of the handler: EventBridge retries a failed asynchronous invoke, and every failure here
 (bad environment, bad desired state, a bug) would fail the same way again. Each is logged, counted and
-answered with ``{"status": "error", ...}`` instead; the metrics feed the alarms.
+answered with ``{"status": "error", ...}`` instead; the metrics feed the alarms. An SQS invoke (the batches of
+a fanned-out sweep, see ``handler.fanout``) is answered with ``batchItemFailures`` instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handler import engine
@@ -22,7 +25,9 @@ from handler.aws.clients import AwsClients
 from handler.config import ConfigError, EnforcerConfig
 from handler.desired import DesiredState, DesiredStateError, load_desired_state
 from handler.events import Ignored, ManualTarget, route
+from handler.fanout import BatchIncomplete, FanOut, fan_out, is_queue_event, read_batch, retry_all
 from handler.publish import publish
+from handler.targets import Mode, Target
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ecr-drift-enforcer")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ECRDriftEnforcer")
@@ -30,6 +35,7 @@ CONFIG_INVALID = "ConfigInvalid"
 DESIRED_STATE_INVALID = "DesiredStateInvalid"
 EVENTS_IGNORED = "EventsIgnored"
 ENFORCER_ERRORS = "EnforcerErrors"
+SWEEP_BATCHES_NOT_SENT = "SweepBatchesNotSent"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -54,7 +60,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     except Exception as error:
         logger.exception("unexpected error: the run stopped")
         metrics.add_metric(name=ENFORCER_ERRORS, unit=MetricUnit.Count, value=1)
-        return {"status": "error", "error": f"{type(error).__name__}: {error}"}
+        return {"status": "error", "error": f"{type(error).__name__}: {error}", **retry_all(event)}
 
 
 def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
@@ -65,7 +71,12 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
             "invalid environment: nothing checked, nothing written", extra={"problems": error.problems}
         )
         metrics.add_metric(name=CONFIG_INVALID, unit=MetricUnit.Count, value=1)
-        return {"status": "error", "error": "invalid environment", "problems": error.problems}
+        return {
+            "status": "error",
+            "error": "invalid environment",
+            "problems": error.problems,
+            **retry_all(event),
+        }
     except DesiredStateError as error:
         problems = [str(problem) for problem in error.problems]
         logger.error(
@@ -73,8 +84,15 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
             extra={"source": error.source, "problems": problems},
         )
         metrics.add_metric(name=DESIRED_STATE_INVALID, unit=MetricUnit.Count, value=1)
-        return {"status": "error", "error": f"invalid desired state {error.source}", "problems": problems}
+        return {
+            "status": "error",
+            "error": f"invalid desired state {error.source}",
+            "problems": problems,
+            **retry_all(event),
+        }
 
+    if is_queue_event(event):
+        return _consume_sweep_batches(event, context, config, state)
     target = route(event, state=state, own_role_arn=config.enforcer_role_arn)
     if isinstance(target, Ignored):
         (logger.warning if target.warning else logger.info)("event ignored", extra={"reason": target.reason})
@@ -82,6 +100,95 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
         return {"status": "ignored", "reason": target.reason}
 
     mode = config.effective_mode(state, target.requested_mode if isinstance(target, ManualTarget) else None)
+    _log_run_started(target, mode)
+    clients = AwsClients(concurrency=config.concurrency)
+    extra: dict[str, Any] = {}
+    # A manual sweep answers with its report, so only the schedule's sweep goes through the queue.
+    if config.sweep_queue_url and target.is_sweep and not isinstance(target, ManualTarget):
+        report, sent = fan_out(
+            target,
+            state=state,
+            mode=mode,
+            clients=clients,
+            queue_url=config.sweep_queue_url,
+            batch_size=config.sweep_batch_size,
+            sweep_id=logger.get_correlation_id() or context.aws_request_id,
+            time_left_ms=context.get_remaining_time_in_millis,
+        )
+        _log_fan_out(sent)
+        extra["fan_out"] = sent.to_dict()
+    else:
+        report = engine.run(
+            target, state=state, mode=mode, clients=clients, time_left_ms=context.get_remaining_time_in_millis
+        )
+    publish_errors = publish(
+        report,
+        config=config,
+        clients=clients,
+        logger=logger,
+        metrics=metrics,
+        registry_checked=target.registry,
+    )
+    status = "incomplete" if report.not_checked else "ok"
+    return {"status": status, **report.to_dict(), "publish_errors": publish_errors, **extra}
+
+
+def _consume_sweep_batches(
+    event: dict[str, Any], context: LambdaContext, config: EnforcerConfig, state: DesiredState
+) -> dict[str, Any]:
+    """One engine run per SQS record, findings published per run; the response lists the records SQS must
+    deliver again: those whose run raised or ran out of time. A body that cannot be read is logged and
+    dropped, since it would fail the same way on every delivery."""
+    mode = config.effective_mode(state)
+
+    def check(record: SQSRecord) -> None:
+        batch = read_batch(record.body)
+        if isinstance(batch, Ignored):
+            logger.warning(
+                "queue message ignored", extra={"reason": batch.reason, "message_id": record.message_id}
+            )
+            metrics.add_metric(name=EVENTS_IGNORED, unit=MetricUnit.Count, value=1)
+            return
+        logger.set_correlation_id(batch.sweep_id)  # the batches of one sweep share their correlation id
+        target = batch.target()
+        _log_run_started(target, mode)
+        try:
+            clients = AwsClients(concurrency=config.concurrency)
+            report = engine.run(
+                target,
+                state=state,
+                mode=mode,
+                clients=clients,
+                time_left_ms=context.get_remaining_time_in_millis,
+            )
+            publish(report, config=config, clients=clients, logger=logger, metrics=metrics)
+        except Exception:
+            logger.exception(
+                "sweep batch failed: SQS delivers it again", extra={"message_id": record.message_id}
+            )
+            metrics.add_metric(name=ENFORCER_ERRORS, unit=MetricUnit.Count, value=1)
+            raise
+        if report.not_checked:
+            logger.warning(
+                "sweep batch incomplete: SQS delivers it again", extra={"message_id": record.message_id}
+            )
+            raise BatchIncomplete(f"out of time: {len(report.not_checked)} repositories not checked")
+
+    # Never raise on a batch that failed entirely: the response already makes SQS retry every record.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return dict(
+        process_partial_response(event=event, record_handler=check, processor=processor, context=context)
+    )
+
+
+def _log_fan_out(sent: FanOut) -> None:
+    logger.info("sweep fanned out", extra=sent.to_dict())
+    for failure in sent.failures:
+        logger.error("sweep batch not sent", extra={"problem": failure})
+    metrics.add_metric(name=SWEEP_BATCHES_NOT_SENT, unit=MetricUnit.Count, value=len(sent.failures))
+
+
+def _log_run_started(target: Target, mode: Mode) -> None:
     logger.info(
         "run started",
         extra={
@@ -92,17 +199,3 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
             "origin": asdict(target.origin) if target.origin else None,
         },
     )
-    clients = AwsClients(concurrency=config.concurrency)
-    report = engine.run(
-        target, state=state, mode=mode, clients=clients, time_left_ms=context.get_remaining_time_in_millis
-    )
-    publish_errors = publish(
-        report,
-        config=config,
-        clients=clients,
-        logger=logger,
-        metrics=metrics,
-        registry_checked=target.registry,
-    )
-    status = "incomplete" if report.not_checked else "ok"
-    return {"status": status, **report.to_dict(), "publish_errors": publish_errors}

@@ -23,7 +23,7 @@ from handler.aws.observe import (
     observe_registry,
     observe_repository,
 )
-from handler.aws.remediate import UNITS, Subject
+from handler.aws.remediate import UNITS, RepositoryAppeared, Subject
 from handler.desired import DesiredState, resolve
 from handler.drift import (
     desired_repository,
@@ -56,16 +56,17 @@ def run(
     time_left_ms: Callable[[], int] | None = None,
     progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    allow_mass_expiry: bool = False,
 ) -> Report:
     """Check ``target`` against ``state``; in enforce mode, re-apply what drifted.
 
     AWS errors never escape: they become ``failed`` findings. ``enforcement.mode: audit`` in ``state`` wins
-    over ``mode``.
+    over ``mode``. ``allow_mass_expiry`` lifts ``enforcement.lifecycle_guard`` for this run.
     """
     mode = Mode.AUDIT if state.enforcement.mode == "audit" else mode
     # Created before any thread starts: boto3 clients are thread-safe, their lazy creation is not.
     ecr = clients.ecr
-    context = _RunContext(ecr, state, mode, sleep)
+    context = _RunContext(ecr, state, mode, sleep, allow_mass_expiry)
     report = Report(mode=str(mode), trigger=target.trigger)
     with _write_counter(ecr, refuse=mode is Mode.AUDIT) as writes:
         if target.registry:
@@ -94,6 +95,7 @@ class _RunContext:
     state: DesiredState
     mode: Mode
     sleep: Sleep
+    allow_mass_expiry: bool = False
 
     def registry(self) -> list[Finding]:
         desired = self.state.registry
@@ -115,7 +117,9 @@ class _RunContext:
                 _failed(REGISTRY, setting, error) for setting, value in managed.items() if value is not None
             ]
 
-    def repository(self, name: str, description: RepositoryTypeDef | None) -> list[Finding]:
+    def repository(
+        self, name: str, description: RepositoryTypeDef | None, *, recheck: bool = True
+    ) -> list[Finding]:
         resolved = resolve(self.state, name)
         if resolved is None:
             return (
@@ -127,8 +131,18 @@ class _RunContext:
         observed = (
             observe_repository(self.ecr, description, desired.reads, self.sleep) if description else None
         )
-        subject = Subject(desired, observed, self.state.enforcement.lifecycle_guard, self.sleep)
-        return [self.remediate(f, subject) for f in repository_findings(desired, observed)]
+        subject = Subject(
+            desired, observed, self.state.enforcement.lifecycle_guard, self.sleep, self.allow_mass_expiry
+        )
+        try:
+            return [self.remediate(f, subject) for f in repository_findings(desired, observed)]
+        except RepositoryAppeared as appeared:
+            if not recheck:
+                raise appeared.error from None
+            # Created since it was read (the same event delivered twice, a person, create on push): check
+            # the repository that exists now, once, instead of failing on "already exists".
+            listed, _ = describe_repositories(self.ecr, [name], self.sleep)
+            return self.repository(name, listed.get(name), recheck=False)
 
     def remediate(self, finding: Finding, subject: Subject) -> Finding:
         if self.mode is Mode.AUDIT or finding.action is not Action.DRIFT:
@@ -144,20 +158,32 @@ def _jobs(
 ) -> tuple[list[tuple[str, RepositoryTypeDef | None]], list[Finding]]:
     """The repositories to check, each with its DescribeRepositories entry (None: it does not exist).
 
-    A sweep covers the account plus the named repositories that are missing from it. A listing that fails
-    is a ``failed`` finding instead.
+    A listing that fails is a ``failed`` finding instead.
+    """
+    if target.repositories is None:
+        swept, failed = sweep_repositories(ecr, state)
+        return list(swept.items()), failed
+    names = list(dict.fromkeys(target.repositories))
+    try:
+        listed, _ = describe_repositories(ecr, names, sleep)
+    except AwsError as error:
+        return [], [_failed(name, Setting.REPOSITORY, error) for name in names]
+    return [(name, listed.get(name)) for name in names], []
+
+
+def sweep_repositories(
+    ecr: ECRClient, state: DesiredState
+) -> tuple[dict[str, RepositoryTypeDef | None], list[Finding]]:
+    """What a sweep covers: every repository in the account, by name, then the managed names missing from
+    it (None). A listing that fails is a ``failed`` finding for ``*`` instead. Shared with handler.fanout.
     """
     try:
-        if target.repositories is None:
-            listed = {r["repositoryName"]: r for r in list_repositories(ecr)}
-            names = [*sorted(listed), *(n for n in state.repositories if n not in listed)]
-        else:
-            names = list(dict.fromkeys(target.repositories))
-            listed, _ = describe_repositories(ecr, names, sleep)
+        listed = {r["repositoryName"]: r for r in list_repositories(ecr)}
     except AwsError as error:
-        failed = [ALL_REPOSITORIES] if target.repositories is None else list(target.repositories)
-        return [], [_failed(name, Setting.REPOSITORY, error) for name in failed]
-    return [(name, listed.get(name)) for name in names], []
+        return {}, [_failed(ALL_REPOSITORIES, Setting.REPOSITORY, error)]
+    swept: dict[str, RepositoryTypeDef | None] = dict(sorted(listed.items()))
+    swept.update((name, None) for name in state.repositories if name not in listed)
+    return swept, []
 
 
 def _check_all(

@@ -174,7 +174,7 @@ def route(event: Any, *, state: DesiredState, own_role_arn: str | None) -> Targe
     try:
         envelope = EventEnvelope.model_validate(event)
     except ValidationError as error:
-        return Ignored(f"malformed event: {_errors(error)}", warning=True)
+        return Ignored(f"malformed event: {validation_errors(error)}", warning=True)
     if (envelope.source, envelope.detail_type) == ("aws.events", SCHEDULED_EVENT):
         return sweep("schedule")
     if envelope.source != "aws.ecr" or envelope.detail_type not in (API_CALL, SERVICE_EVENT):
@@ -185,7 +185,7 @@ def route(event: Any, *, state: DesiredState, own_role_arn: str | None) -> Targe
     try:
         detail = CloudTrailDetail.model_validate(envelope.detail)
     except ValidationError as error:
-        return Ignored(f"malformed CloudTrail detail: {_errors(error)}", warning=True)
+        return Ignored(f"malformed CloudTrail detail: {validation_errors(error)}", warning=True)
     if detail.event_source != ECR_EVENT_SOURCE:
         return Ignored(f"event source {detail.event_source!r} is not ECR", warning=True)
     if detail.error_code:
@@ -199,7 +199,7 @@ def _route_manual(event: dict[str, Any]) -> Target | Ignored:
     try:
         invoke = ManualInvoke.model_validate(event)
     except ValidationError as error:
-        return Ignored(f"invalid manual invoke: {_errors(error)}", warning=True)
+        return Ignored(f"invalid manual invoke: {validation_errors(error)}", warning=True)
     requested = Mode(invoke.action)
     if invoke.repositories is None:
         return ManualTarget(trigger="manual", repositories=None, registry=True, requested_mode=requested)
@@ -284,7 +284,8 @@ def _name_in_arn(arn: str | None) -> str | None:
     return match["name"] if match else None
 
 
-def _errors(error: ValidationError) -> str:
+def validation_errors(error: ValidationError) -> str:
+    """Every problem on one line, each with its path in the input."""
     return "; ".join(
         f"{join_path(*item['loc']) or '(root)'}: {item['msg']}" for item in error.errors(include_url=False)
     )

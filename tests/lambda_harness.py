@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 
 from handler.cli.lambda_context import FakeLambdaContext
-from tests.conftest import ACCOUNT_ID, EVENTS_DIR, EXAMPLE_PATH
+from tests.conftest import ACCOUNT_ID, EVENTS_DIR, EXAMPLE_PATH, REGION
 
 ENFORCER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/ecr-drift-enforcer"
 # The console user of the event files (an IAM Identity Center session).
 CONSOLE_ROLE = "AWSReservedSSO_AdministratorAccess_0123abcd4567ef89"
 CONSOLE_SESSION = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{CONSOLE_ROLE}/jane.doe@example.com"
 NAMESPACE = "ECRDriftEnforcer"
+SWEEP_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:ecr-drift-sweep"
 
 
 def load_event(name: str) -> Any:
@@ -42,12 +43,22 @@ def lambda_environment(
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ecr-drift-enforcer")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-    for name in ("ENFORCER_MODE", "FINDINGS_TOPIC_ARN", "FINDINGS_EVENT_BUS", "SECURITY_HUB_FINDINGS"):
+    for name in (
+        "ENFORCER_MODE",
+        "FINDINGS_TOPIC_ARN",
+        "FINDINGS_EVENT_BUS",
+        "SECURITY_HUB_FINDINGS",
+        "SWEEP_QUEUE_URL",
+        "SWEEP_BATCH_SIZE",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     enforce.startup.cache_clear()
-    enforce.logger.registered_handler.stream = _CurrentStdout()  # type: ignore[attr-defined]
+    # Metrics instances share one store per process: drop what earlier tests added and never flushed.
+    enforce.metrics.clear_metrics()
+    # Undone after the test: a later in-process run (the demo) must not print this test's log lines.
+    monkeypatch.setattr(enforce.logger.registered_handler, "stream", _CurrentStdout())
 
 
 class _CurrentStdout:
@@ -65,6 +76,32 @@ def invoke(event: Any, context: FakeLambdaContext | None = None) -> dict[str, An
 
     response: dict[str, Any] = enforce.lambda_handler(event, context or FakeLambdaContext())
     return response
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str = SWEEP_QUEUE_ARN) -> dict[str, Any]:
+    """What an SQS event source mapping invokes the function with, from ReceiveMessage's ``Messages`` (or
+    dicts with at least ``MessageId`` and ``Body``)."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message.get("ReceiptHandle", f"handle-{message['MessageId']}"),
+                "body": message["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1763636400000",
+                    "SenderId": "AROA4EXAMPLEENFORCER:ecr-drift-enforcer",
+                    "ApproximateFirstReceiveTimestamp": "1763636400100",
+                },
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for message in messages
+        ]
+    }
 
 
 def output_lines(text: str) -> list[dict[str, Any]]:

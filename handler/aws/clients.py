@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_securityhub import SecurityHubClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sts import STSClient
 
 DEFAULT_CONCURRENCY = 8  # fits a 1-vCPU Lambda: the work is waiting on the network, not computing
@@ -62,6 +63,10 @@ class AwsClients:
     @cached_property
     def securityhub(self) -> SecurityHubClient:
         return self.session.client("securityhub", config=self._config, endpoint_url=self.endpoint_url)
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        return self.session.client("sqs", config=self._config, endpoint_url=self.endpoint_url)
 
     @cached_property
     def sts(self) -> STSClient:

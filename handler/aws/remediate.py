@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecr.type_defs import RegistryScanningRuleTypeDef
 
 U = TypeVar("U", bound="Unit")
+MASS_EXPIRY_EXAMPLES = 3  # images named in a blocked finding, so a person can check what would go
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Subject:
     observed: ObservedRepository | None = None
     guard: LifecycleGuard = field(default_factory=LifecycleGuard)
     sleep: Sleep = time.sleep
+    # A person's explicit override (`ecr-drift enforce --allow-mass-expiry`); the Lambda never sets it.
+    allow_mass_expiry: bool = False
 
     @property
     def repository(self) -> DesiredRepository:
@@ -67,6 +70,14 @@ class Unit(ABC):
 
 
 UNITS: dict[Setting, Unit] = {}
+
+
+class RepositoryAppeared(Exception):
+    """A missing repository was created by someone else between the read and the CreateRepository."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def register(cls: type[U]) -> type[U]:
@@ -110,7 +121,8 @@ class TagMutabilityUnit(Unit):
 
 @register
 class LifecyclePolicyUnit(Unit):
-    """Put the policy, unless it would expire more images at once than ``lifecycle_guard`` allows."""
+    """Put the policy, unless it would expire more images at once than ``lifecycle_guard`` allows and
+    the run does not allow mass expiry."""
 
     setting = Setting.LIFECYCLE_POLICY
     calls = ("PutLifecyclePolicy", "DeleteLifecyclePolicy", "DescribeImages")
@@ -123,10 +135,13 @@ class LifecyclePolicyUnit(Unit):
             with suppress(ecr.exceptions.LifecyclePolicyNotFoundException):  # already none
                 ecr.delete_lifecycle_policy(repositoryName=desired.name)
             return remediated(finding)
-        blocked = _mass_expiry(ecr, desired.name, document, subject.guard)
-        if blocked:
-            return replace(finding, action=Action.BLOCKED, message=blocked)
+        excess = _mass_expiry(ecr, desired.name, document, subject.guard)
+        if excess and not subject.allow_mass_expiry:
+            message = f"not applied: {excess}; `ecr-drift enforce --allow-mass-expiry` applies it anyway"
+            return replace(finding, action=Action.BLOCKED, message=message)
         put_lifecycle_policy(ecr, desired.name, document, subject.sleep)
+        if excess:  # applied by override: the finding keeps what it cost
+            return replace(remediated(finding), message=f"applied, mass expiry allowed: {excess}")
         return remediated(finding)
 
 
@@ -191,7 +206,10 @@ class MissingRepositoryUnit(Unit):
             }
         if desired.tags:
             parameters["tags"] = _tag_list(desired.tags)
-        ecr.create_repository(**parameters)
+        try:
+            ecr.create_repository(**parameters)
+        except ecr.exceptions.RepositoryAlreadyExistsException as error:
+            raise RepositoryAppeared(error) from error  # the engine checks the one that exists instead
         # A new repository has no images: the lifecycle guard has nothing to protect.
         if desired.lifecycle_policy and desired.lifecycle_policy["rules"]:
             put_lifecycle_policy(ecr, desired.name, desired.lifecycle_policy, subject.sleep)
@@ -216,7 +234,11 @@ def _tag_list(tags: dict[str, str]) -> list[Any]:
 
 
 def _mass_expiry(ecr: ECRClient, name: str, document: dict[str, Any], guard: LifecycleGuard) -> str | None:
-    """Why applying ``document`` now is refused, or None: the local evaluator counts what it would expire."""
+    """What applying ``document`` now would expire beyond ``guard``, with examples; None within it.
+
+    The local evaluator decides. Only ``expire`` results count: a ``transition`` moves an image to archive
+    storage, where it can still be restored.
+    """
     images = [
         Image(
             digest=detail["imageDigest"],
@@ -229,13 +251,18 @@ def _mass_expiry(ecr: ECRClient, name: str, document: dict[str, Any], guard: Lif
     ]
     if not images:
         return None
-    expired = len(preview(document, images, datetime.now(UTC)))
-    if expired > guard.max_expire_images or expired / len(images) > guard.max_expire_fraction:
-        return (
-            f"not applied: it would expire {expired} of {len(images)} images at once "
-            f"(lifecycle_guard allows {guard.max_expire_images} and {guard.max_expire_fraction:.0%})"
-        )
-    return None
+    expired = [e.digest for e in preview(document, images, datetime.now(UTC)) if e.action == "expire"]
+    if len(expired) <= guard.max_expire_images and len(expired) / len(images) <= guard.max_expire_fraction:
+        return None
+    tags = {image.digest: image.tags for image in images}
+    examples = ", ".join(
+        f"{digest} ({', '.join(tags[digest]) or 'untagged'})" for digest in expired[:MASS_EXPIRY_EXAMPLES]
+    )
+    return (
+        f"it would expire {len(expired)} of {len(images)} images at once "
+        f"(lifecycle_guard allows {guard.max_expire_images} and {guard.max_expire_fraction:.0%}), "
+        f"oldest first: {examples}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -278,7 +305,9 @@ class PullThroughCacheRuleUnit(Unit):
         want: dict[str, str] = finding.expected
         have: dict[str, str] | None = finding.actual
         if have is not None and _needs_replacing(want, have):
-            ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix=prefix)
+            # Deleted by someone since it was read: gone is what this delete wanted, so create it now.
+            with suppress(ecr.exceptions.PullThroughCacheRuleNotFoundException):
+                ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix=prefix)
             have = None
         if have is None:
             _create_cache_rule(ecr, prefix, want)

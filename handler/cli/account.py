@@ -126,12 +126,21 @@ def _progress(output: Output) -> Iterator[Callable[[int, int], None] | None]:
         bar.stop()
 
 
-def run_engine(options: AccountOptions, state: DesiredState, mode: Mode) -> Report:
+def run_engine(
+    options: AccountOptions, state: DesiredState, mode: Mode, *, allow_mass_expiry: bool = False
+) -> Report:
     """Run once against the account; AWS errors that stop the whole run exit 1 with an explanation."""
     try:
         clients = options.clients()
         with _progress(options.output) as progress:
-            return engine.run(options.target(), state=state, mode=mode, clients=clients, progress=progress)
+            return engine.run(
+                options.target(),
+                state=state,
+                mode=mode,
+                clients=clients,
+                progress=progress,
+                allow_mass_expiry=allow_mass_expiry,
+            )
     except AWS_ERRORS as error:
         options.output.err.print(f"[bold red]error:[/] {explain(error)}")
         raise typer.Exit(EXIT_ERROR) from None
@@ -224,6 +233,15 @@ def enforce(
     no_color: NoColorOption = False,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    allow_mass_expiry: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-expiry",
+            help="Apply lifecycle policies even where they would expire more images at once than "
+            "enforcement.lifecycle_guard allows. RISK: ECR then deletes those images for good at its next "
+            "lifecycle run; check the blocked finding's count and examples first.",
+        ),
+    ] = False,
 ) -> None:
     """Re-apply the desired state where the account drifted. Never deletes an image or a repository.
 
@@ -235,6 +253,8 @@ def enforce(
         ecr-drift enforce
 
         ecr-drift enforce --yes --repository utila-cosigner
+
+        ecr-drift enforce --repository busy-repo --allow-mass-expiry
     """
     options = account_options(
         desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
@@ -248,7 +268,7 @@ def enforce(
         raise typer.Exit(EXIT_ERROR)
     if not yes:
         _confirm(options, state)
-    report = run_engine(options, state, Mode.ENFORCE)
+    report = run_engine(options, state, Mode.ENFORCE, allow_mass_expiry=allow_mass_expiry)
     emit(options, report)
     raise typer.Exit(enforce_exit_code(report))
 

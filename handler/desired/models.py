@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
 from handler.documents.lifecycle import LifecycleRule, RawLifecyclePolicy
 from handler.strict_model import StrictModel
@@ -109,8 +109,23 @@ LifecycleField = Annotated[
 UNION_TAGS = frozenset({"shorthand-rules", "raw-policy"})
 
 
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """JSON Schema: a field is left out, never null (``_no_nulls``), so editors flag and never offer null."""
+    for field in schema.get("properties", {}).values():
+        branches = field.pop("anyOf", None)
+        others = [branch for branch in branches or () if branch != {"type": "null"}]
+        if len(others) == 1:
+            field.update(others[0])
+        elif branches is not None:
+            field["anyOf"] = others
+        if field.get("default", ...) is None:
+            del field["default"]
+
+
 class RepositorySettings(StrictModel):
     """Settings of a repository. Every field is optional; an absent field is not managed."""
+
+    model_config = ConfigDict(json_schema_extra=_absent_not_null)
 
     scan_on_push: bool | None = Field(default=None, description="Per-repository scan on push.")
     image_tag_mutability: Literal["MUTABLE", "IMMUTABLE"] | None = None

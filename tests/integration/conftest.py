@@ -1,4 +1,5 @@
-"""Engine test fixtures: moto + the ECR double, the engine's client recorded, faults injected by hooks."""
+"""Integration fixtures: moto + the ECR double, the engine's client recorded, faults injected by hooks, and
+the Lambda handler's environment with its own clients recorded."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from handler import engine
+from handler import enforce, engine
 from handler.aws.clients import AwsClients
 from handler.aws.permissions import required_iam_actions
 from handler.cli.ecr_double import set_aws_document_rewriting
@@ -19,9 +20,12 @@ from handler.desired import DesiredState
 from handler.findings import Report
 from handler.targets import Mode, Target, sweep
 from tests.aws_calls import AwsCalls
+from tests.conftest import FORBIDDEN_OPERATIONS
+from tests.lambda_harness import lambda_environment
 
-# Never called by anything the engine does, in any test (checked after every test using `calls`).
-FORBIDDEN = frozenset({"DeleteRepository", "BatchDeleteImage", "PutImage", "UpdateImageStorageClass"})
+# Never called by anything the engine does (checked after every test using `calls`; tests/conftest.py
+# checks every product client of the session too).
+FORBIDDEN = FORBIDDEN_OPERATIONS
 Runner = Callable[..., Report]
 
 
@@ -53,6 +57,27 @@ def calls(clients: AwsClients) -> Iterator[AwsCalls]:
     assert not operations & FORBIDDEN, f"forbidden calls: {sorted(operations & FORBIDDEN)}"
     undeclared = {f"ecr:{op}" for op in operations} - set(required_iam_actions())
     assert not undeclared, f"calls not in required_iam_actions(): {sorted(undeclared)}"
+
+
+@pytest.fixture
+def handler_env(aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The function's environment; ``capsys`` first, so the handler's Logger writes where capsys reads."""
+    set_aws_document_rewriting(True)  # AWS rewrites the policies it returns; the handler must see through it
+    lambda_environment(monkeypatch)
+
+
+@pytest.fixture
+def ecr_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
+    """Every ECR call the handler's own clients make, recorded independently of the engine's counter."""
+    recorder = AwsCalls()
+
+    def recording_clients(**kwargs: Any) -> AwsClients:
+        clients = AwsClients(**kwargs)
+        recorder.attach(clients.ecr)
+        return clients
+
+    monkeypatch.setattr(enforce, "AwsClients", recording_clients)
+    return recorder
 
 
 @pytest.fixture

@@ -16,9 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handler import enforce, engine
-from handler.aws.clients import AwsClients
-from handler.cli.ecr_double import set_aws_document_rewriting
+from handler import engine
 from handler.cli.lambda_context import FakeLambdaContext
 from tests.aws_calls import AwsCalls
 from tests.conftest import REGION
@@ -34,27 +32,6 @@ from tests.lambda_harness import (
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
-
-
-@pytest.fixture
-def handler_env(aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """The function's environment; ``capsys`` first, so the handler's Logger writes where capsys reads."""
-    set_aws_document_rewriting(True)  # AWS rewrites the policies it returns; the handler must see through it
-    lambda_environment(monkeypatch)
-
-
-@pytest.fixture
-def ecr_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
-    """Every ECR call the handler's own clients make, recorded independently of the engine's counter."""
-    recorder = AwsCalls()
-
-    def recording_clients(**kwargs: Any) -> AwsClients:
-        clients = AwsClients(**kwargs)
-        recorder.attach(clients.ecr)
-        return clients
-
-    monkeypatch.setattr(enforce, "AwsClients", recording_clients)
-    return recorder
 
 
 @pytest.fixture

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from handler.aws.clients import DEFAULT_CONCURRENCY
-from handler.config import DEFAULT_DESIRED_STATE_PATH, ConfigError, EnforcerConfig
+from handler.config import (
+    DEFAULT_DESIRED_STATE_PATH,
+    DEFAULT_SWEEP_BATCH_SIZE,
+    MAX_SWEEP_BATCH_SIZE,
+    ConfigError,
+    EnforcerConfig,
+)
 from handler.desired import DesiredState
 from handler.targets import Mode
 from tests.conftest import ROOT
@@ -106,6 +112,44 @@ def test_every_problem_names_its_variable_and_value() -> None:
 def test_concurrency_is_bounded(value: str) -> None:
     with pytest.raises(ConfigError, match="ENFORCER_CONCURRENCY"):
         EnforcerConfig.from_env({"ENFORCER_CONCURRENCY": value})
+
+
+def test_sweep_fan_out_is_off_by_default_with_batches_of_200() -> None:
+    config = EnforcerConfig.from_env({})
+
+    assert config.sweep_queue_url is None
+    assert config.sweep_batch_size == DEFAULT_SWEEP_BATCH_SIZE == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/ecr-drift-sweep",
+        "http://localhost:4566/000000000000/ecr-drift-sweep",  # LocalStack, moto_server
+    ],
+)
+def test_sweep_queue_url_and_batch_size(url: str) -> None:
+    config = EnforcerConfig.from_env({"SWEEP_QUEUE_URL": url, "SWEEP_BATCH_SIZE": "50"})
+
+    assert (config.sweep_queue_url, config.sweep_batch_size) == (url, 50)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SWEEP_QUEUE_URL", "arn:aws:sqs:eu-west-1:123456789012:ecr-drift-sweep"),  # an ARN, not a URL
+        ("SWEEP_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/sweep.fifo"),  # needs groups
+        ("SWEEP_BATCH_SIZE", "0"),
+        ("SWEEP_BATCH_SIZE", str(MAX_SWEEP_BATCH_SIZE + 1)),  # a message must stay within SQS's 256 KiB
+    ],
+)
+def test_sweep_settings_are_checked(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        EnforcerConfig.from_env({name: value})
+
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{name}: ")
+    assert repr(value) in problem
 
 
 @pytest.mark.parametrize(
