@@ -165,6 +165,14 @@ def enforce_exit_code(report: Report) -> int:
     return EXIT_ERROR if bad else EXIT_OK
 
 
+def _read_only(options: AccountOptions, *, plan: bool) -> None:
+    """`plan` and `audit`: one audit run, shown as a plan or as findings; exits with the audit's code."""
+    state = load_or_exit(options.desired, options.output)
+    report = run_engine(options, state, Mode.AUDIT)
+    emit(options, report, plan=plan)
+    raise typer.Exit(audit_exit_code(report))
+
+
 def plan(
     desired: DesiredOption = Path("desired_state.json"),
     region: RegionOption = None,
@@ -188,10 +196,7 @@ def plan(
     options = account_options(
         desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
     )
-    state = load_or_exit(desired, options.output)
-    report = run_engine(options, state, Mode.AUDIT)
-    emit(options, report, plan=True)
-    raise typer.Exit(audit_exit_code(report))
+    _read_only(options, plan=True)
 
 
 def audit(
@@ -217,10 +222,7 @@ def audit(
     options = account_options(
         desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
     )
-    state = load_or_exit(desired, options.output)
-    report = run_engine(options, state, Mode.AUDIT)
-    emit(options, report)
-    raise typer.Exit(audit_exit_code(report))
+    _read_only(options, plan=False)
 
 
 def enforce(
