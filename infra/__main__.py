@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_aws as aws
 
-from handler.aws.permissions import required_iam_actions
+from handler.aws.permissions import QUEUE_CONSUMER_IAM_ACTIONS, required_iam_actions
 from handler.desired import DesiredStateError, load_desired_state
 from infra import package
 from infra.components.alerting import Alerting
@@ -37,6 +37,7 @@ enforcer = Enforcer(
         ),
         mode=settings.mode or state.enforcement.mode,
         iam_actions=required_iam_actions(),
+        queue_consumer_iam_actions=QUEUE_CONSUMER_IAM_ACTIONS,
         findings_topic_arn=alerting.topic.arn,
         account_id=account_id,
     ),

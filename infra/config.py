@@ -12,6 +12,8 @@ from typing import Literal, cast, get_args
 
 import pulumi
 
+from handler.config import DEFAULT_SWEEP_BATCH_SIZE, MAX_SWEEP_BATCH_SIZE
+
 Architecture = Literal["arm64", "x86_64"]
 PythonVersion = Literal["3.12", "3.13"]
 Mode = Literal["enforce", "audit"]
@@ -23,6 +25,8 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
+# An SQS event source mapping's maximum concurrency cannot be set below 2.
+MIN_EVENT_SOURCE_CONCURRENCY = 2
 _SCHEDULE = re.compile(r"^(rate\(1 (minute|hour|day)\)|rate\([1-9][0-9]* (minutes|hours|days)\)|cron\(.+\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -50,6 +54,9 @@ class StackSettings:
     log_retention_days: int
     security_hub_findings: bool
     findings_event_bus: str
+    # Scheduled sweeps go through the sweep queue in batches of `sweep_batch_size` (handler/fanout.py).
+    sweep_fan_out: bool
+    sweep_batch_size: int
 
     @property
     def runtime(self) -> str:
@@ -63,6 +70,20 @@ class StackSettings:
     @property
     def dead_letter_queue_name(self) -> str:
         return f"{self.function_name}-dlq"
+
+    @property
+    def sweep_queue_name(self) -> str:
+        return f"{self.function_name}-sweep"
+
+    @property
+    def sweep_dead_letter_queue_name(self) -> str:
+        return f"{self.function_name}-sweep-dlq"
+
+    @property
+    def sweep_maximum_concurrency(self) -> int:
+        """Sweep batches may use all but one reserved execution, so that events and the schedule keep one;
+        with 2 reserved they may use both (a throttled event waits in Lambda's asynchronous queue)."""
+        return max(MIN_EVENT_SOURCE_CONCURRENCY, self.reserved_concurrency - 1)
 
     @property
     def powertools_layer_arn(self) -> str:
@@ -105,6 +126,19 @@ def load_settings() -> StackSettings:
     mode = choice("mode", get_args(Mode), None)
     architecture = choice("architecture", get_args(Architecture), "arm64")
     python_version = choice("pythonVersion", get_args(PythonVersion), "3.13")
+    reserved_concurrency = positive("reservedConcurrency", 2)
+    sweep_fan_out = config.get_bool("sweepFanOut", True)
+    sweep_batch_size = positive("sweepBatchSize", DEFAULT_SWEEP_BATCH_SIZE)
+    if sweep_batch_size > MAX_SWEEP_BATCH_SIZE:  # the handler refuses more (a message's 256 KiB)
+        problems.append(
+            f"{APP_NAME}:sweepBatchSize must be at most {MAX_SWEEP_BATCH_SIZE}, not {sweep_batch_size}"
+        )
+    if sweep_fan_out and reserved_concurrency < MIN_EVENT_SOURCE_CONCURRENCY:
+        problems.append(
+            f"{APP_NAME}:reservedConcurrency must be at least {MIN_EVENT_SOURCE_CONCURRENCY} with "
+            f"sweepFanOut (the lowest maximum concurrency of the sweep queue's event source mapping), "
+            f"not {reserved_concurrency}"
+        )
     settings = StackSettings(
         stack=pulumi.get_stack(),
         region=pulumi.Config("aws").require("region"),
@@ -117,11 +151,13 @@ def load_settings() -> StackSettings:
         architecture=cast(Architecture, architecture),
         python_version=cast(PythonVersion, python_version),
         powertools_layer_version=config.require_int("powertoolsLayerVersion"),
-        reserved_concurrency=positive("reservedConcurrency", 2),
+        reserved_concurrency=reserved_concurrency,
         enforcer_concurrency=positive("enforcerConcurrency", 8),
         log_retention_days=retention,
         security_hub_findings=config.get_bool("securityHubFindings", False),
         findings_event_bus=config.get("findingsEventBus", "default"),
+        sweep_fan_out=sweep_fan_out,
+        sweep_batch_size=sweep_batch_size,
     )
     if problems:
         raise SettingsError("invalid stack configuration:\n" + "\n".join(f"  {p}" for p in problems))

@@ -36,7 +36,17 @@ def alarm_specs(settings: StackSettings) -> list[AlarmSpec]:
     def enforcer(metric: str, description: str) -> AlarmSpec:
         return AlarmSpec(metric, description, METRICS_NAMESPACE, metric, service)
 
-    return [
+    def queue_depth(name: str, description: str, queue: str) -> AlarmSpec:
+        return AlarmSpec(
+            name,
+            description,
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": queue},
+            statistic="Maximum",
+        )
+
+    specs = [
         enforcer("DriftDetected", "A managed ECR setting differed from desired_state.json"),
         enforcer("RemediationFailed", "The enforcer could not re-apply a drifted setting"),
         enforcer(
@@ -50,21 +60,39 @@ def alarm_specs(settings: StackSettings) -> list[AlarmSpec]:
             "Errors",
             {"FunctionName": settings.function_name},
         ),
-        AlarmSpec(
+        queue_depth(
             "DeadLetters",
             "Events could not be delivered to the enforcer: they wait in its dead-letter queue",
-            "AWS/SQS",
-            "ApproximateNumberOfMessagesVisible",
-            {"QueueName": settings.dead_letter_queue_name},
-            statistic="Maximum",
+            settings.dead_letter_queue_name,
         ),
     ]
+    if settings.sweep_fan_out:
+        specs += [
+            enforcer(
+                "SweepBatchesNotSent",
+                "A scheduled sweep could not queue some batches: their repositories were not checked",
+            ),
+            queue_depth(
+                "SweepDeadLetters",
+                "Sweep batches failed on every delivery: they wait in the sweep dead-letter queue",
+                settings.sweep_dead_letter_queue_name,
+            ),
+        ]
+    return specs
 
 
 def dashboard_body(settings: StackSettings) -> dict[str, Any]:
-    """Drift, remediations and failures over time, the sweep size, and the function's health."""
+    """Drift, remediations and failures over time, the sweep size, the function's health and its queues."""
     region = settings.region
     function = ("FunctionName", settings.function_name)
+    failures = ["RemediationFailed", "DesiredStateInvalid", "EnforcerErrors"]
+    dead_letter_queues = [settings.dead_letter_queue_name]
+    if settings.sweep_fan_out:
+        failures.append("SweepBatchesNotSent")
+        dead_letter_queues.append(settings.sweep_dead_letter_queue_name)
+
+    def queue_metric(metric: str, queue: str, **options: str) -> list[Any]:
+        return ["AWS/SQS", metric, "QueueName", queue, *([options] if options else [])]
 
     def enforcer_metrics(*metrics: str) -> list[list[Any]]:
         # SEARCH draws every dimension set a metric is published with, whatever the publisher adds.
@@ -99,54 +127,57 @@ def dashboard_body(settings: StackSettings) -> dict[str, Any]:
             },
         }
 
-    return {
-        "widgets": [
-            widget("Drift detected", enforcer_metrics("DriftDetected"), 0, 0),
-            widget("Remediations", enforcer_metrics("DriftRemediated"), 12, 0),
+    widgets = [
+        widget("Drift detected", enforcer_metrics("DriftDetected"), 0, 0),
+        widget("Remediations", enforcer_metrics("DriftRemediated"), 12, 0),
+        widget("Failures", enforcer_metrics(*failures), 0, 6),
+        widget("Repositories checked", enforcer_metrics("RepositoriesChecked"), 12, 6),
+        widget(
+            "Lambda duration (ms)",
+            [
+                ["AWS/Lambda", "Duration", *function, {"stat": "Average"}],
+                ["AWS/Lambda", "Duration", *function, {"stat": "p99"}],
+                ["AWS/Lambda", "Duration", *function, {"stat": "Maximum"}],
+            ],
+            0,
+            12,
+            stat="Average",
+        ),
+        widget(
+            "Lambda invocations, errors, throttles",
+            [
+                ["AWS/Lambda", "Invocations", *function],
+                ["AWS/Lambda", "Errors", *function],
+                ["AWS/Lambda", "Throttles", *function],
+            ],
+            12,
+            12,
+        ),
+        widget(
+            "Dead-letter queues: depth",
+            [queue_metric("ApproximateNumberOfMessagesVisible", queue) for queue in dead_letter_queues],
+            0,
+            18,
+            stat="Maximum",
+        ),
+    ]
+    if settings.sweep_fan_out:
+        # A backlog that grows old means the batches cannot keep up with the schedule (or are throttled).
+        queue = settings.sweep_queue_name
+        widgets.append(
             widget(
-                "Failures",
-                enforcer_metrics("RemediationFailed", "DesiredStateInvalid", "EnforcerErrors"),
-                0,
-                6,
-            ),
-            widget("Repositories checked", enforcer_metrics("RepositoriesChecked"), 12, 6),
-            widget(
-                "Lambda duration (ms)",
+                "Sweep queue: batches waiting, in flight, oldest (s, right)",
                 [
-                    ["AWS/Lambda", "Duration", *function, {"stat": "Average"}],
-                    ["AWS/Lambda", "Duration", *function, {"stat": "p99"}],
-                    ["AWS/Lambda", "Duration", *function, {"stat": "Maximum"}],
-                ],
-                0,
-                12,
-                stat="Average",
-            ),
-            widget(
-                "Lambda invocations, errors, throttles",
-                [
-                    ["AWS/Lambda", "Invocations", *function],
-                    ["AWS/Lambda", "Errors", *function],
-                    ["AWS/Lambda", "Throttles", *function],
+                    queue_metric("ApproximateNumberOfMessagesVisible", queue),
+                    queue_metric("ApproximateNumberOfMessagesNotVisible", queue),
+                    queue_metric("ApproximateAgeOfOldestMessage", queue, yAxis="right"),
                 ],
                 12,
-                12,
-            ),
-            widget(
-                "Dead-letter queue depth",
-                [
-                    [
-                        "AWS/SQS",
-                        "ApproximateNumberOfMessagesVisible",
-                        "QueueName",
-                        settings.dead_letter_queue_name,
-                    ]
-                ],
-                0,
                 18,
                 stat="Maximum",
-            ),
-        ]
-    }
+            )
+        )
+    return {"widgets": widgets}
 
 
 class Alerting(pulumi.ComponentResource):

@@ -1,7 +1,8 @@
 """The enforcer: its function, its least-privilege role, the events that wake it, and (optionally) the trail.
 
-The role's actions are ``required_iam_actions()`` (what the engine's reads, writes and publishers declare)
-plus the function's own plumbing, listed in :data:`RUNTIME_ACTIONS`; nothing is granted by hand.
+The role's actions are ``required_iam_actions()`` (what the engine's reads, writes and publishers declare),
+what the sweep queue's event source mapping needs (``QUEUE_CONSUMER_IAM_ACTIONS``) and the function's own
+plumbing, listed in :data:`RUNTIME_ACTIONS`; nothing is granted by hand.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ RUNTIME_ACTIONS = LOG_ACTIONS + XRAY_ACTIONS
 RETRY_MAX_EVENT_AGE_SECONDS = 86_400
 RETRY_MAX_ATTEMPTS = 24
 DLQ_RETENTION_SECONDS = 1_209_600  # 14 days, SQS's maximum
+# AWS recommends a visibility timeout of 6x the function's timeout for an event source mapping, so that a
+# batch is not delivered again while Lambda still retries a throttled invoke of it; SQS allows at most 12 h.
+SWEEP_VISIBILITY_TIMEOUT_SECONDS = min(6 * TIMEOUT_SECONDS, 43_200)
+# A day holds three deliveries (SWEEP_MAX_RECEIVES x the visibility timeout) with room to spare; the next
+# sweep sends every repository again anyway.
+SWEEP_RETENTION_SECONDS = 86_400
+# A batch that failed or ran out of time this often is parked in the sweep dead-letter queue.
+SWEEP_MAX_RECEIVES = 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,8 @@ class EnforcerArgs:
     package: Path
     mode: str
     iam_actions: Sequence[str]
+    # What the sweep queue's event source mapping does with the function's role (not the function's code).
+    queue_consumer_iam_actions: Sequence[str]
     findings_topic_arn: pulumi.Input[str]
     account_id: pulumi.Input[str]
 
@@ -53,21 +64,35 @@ def role_policy(
     log_group_arn: str,
     topic_arn: str,
     event_bus_arn: str,
+    sweep_queue_arn: str | None = None,
+    queue_consumer_iam_actions: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The function's permissions: each declared action once, scoped to this stack's resources if it can be.
 
     ECR and Security Hub actions name resources the desired state does not know in advance (repositories
     created later, registry-level settings): they are held to the stack's region instead. KMS actions serve
-    only ECR creating a repository with a KMS key, so they are allowed only through ECR.
+    only ECR creating a repository with a KMS key, so they are allowed only through ECR. The sweep queue is
+    the only queue the function uses: the SQS actions (sending batches, and the event source mapping's
+    receiving them) are granted on it alone, and not at all without it, when the function sends nothing.
     """
     declared = set(iam_actions)
     scoped = {"sns:Publish": [topic_arn], "events:PutEvents": [event_bus_arn]}
     kms = sorted(a for a in declared if a.startswith("kms:"))
-    regional = sorted(declared - scoped.keys() - set(kms))
+    queue = {a for a in declared if a.startswith("sqs:")}
+    regional = sorted(declared - scoped.keys() - set(kms) - queue)
     statements: list[dict[str, Any]] = [
         {"Sid": _sid(action), "Effect": "Allow", "Action": [action], "Resource": scoped[action]}
         for action in sorted(declared & scoped.keys())
     ]
+    if sweep_queue_arn is not None:
+        statements.append(
+            {
+                "Sid": "SweepQueue",
+                "Effect": "Allow",
+                "Action": sorted(queue | set(queue_consumer_iam_actions)),
+                "Resource": [sweep_queue_arn],
+            }
+        )
     if kms:
         statements.append(
             {
@@ -106,12 +131,16 @@ def _sid(action: str) -> str:
 
 
 class Enforcer(pulumi.ComponentResource):
-    """The Lambda, its role and log group, its EventBridge rules, targets, DLQ and (optionally) a trail."""
+    """The Lambda, its role and log group, its EventBridge rules, targets, DLQ, (optionally) the sweep queue
+    that fans a scheduled sweep out, and (optionally) a trail."""
 
     function: aws.lambda_.Function
     alias: aws.lambda_.Alias
     role: aws.iam.Role
     dead_letter_queue: aws.sqs.Queue
+    # None without `sweepFanOut`: then the scheduled invocation sweeps the registry by itself.
+    sweep_queue: aws.sqs.Queue | None
+    sweep_dead_letter_queue: aws.sqs.Queue | None
 
     def __init__(self, name: str, args: EnforcerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ecr-drift-enforcer:enforcer:Enforcer", name, None, opts)
@@ -123,6 +152,9 @@ class Enforcer(pulumi.ComponentResource):
             retention_in_days=settings.log_retention_days,
             opts=self._child(),
         )
+        self.sweep_queue = self.sweep_dead_letter_queue = None
+        if settings.sweep_fan_out:
+            self.sweep_queue, self.sweep_dead_letter_queue = self._sweep_queues()
         self.role, role_policy = self._role(log_group)
         # Created after its permissions, so that its first invocation already has them.
         self.function = self._function(log_group, depends_on=[role_policy])
@@ -134,6 +166,9 @@ class Enforcer(pulumi.ComponentResource):
             function_version=self.function.version,
             opts=self._child(),
         )
+        if self.sweep_queue is not None:
+            # Lambda checks the role's SQS permissions when the mapping is created.
+            self._sweep_mapping(self.sweep_queue, depends_on=[role_policy])
         self.dead_letter_queue = aws.sqs.Queue(
             "dead-letter-queue",
             name=settings.dead_letter_queue_name,
@@ -167,6 +202,7 @@ class Enforcer(pulumi.ComponentResource):
                 "function_arn": self.function.arn,
                 "alias_arn": self.alias.arn,
                 "role_arn": self.role.arn,
+                "sweep_queue_url": self.sweep_queue.url if self.sweep_queue else None,
             }
         )
 
@@ -190,14 +226,19 @@ class Enforcer(pulumi.ComponentResource):
                 else f"arn:aws:events:{settings.region}:{account}:event-bus/{bus}"
             )
         )
-        policy = pulumi.Output.all(log_group.arn, args.findings_topic_arn, bus_arn).apply(
-            lambda values: json.dumps(
+        resources = pulumi.Output.all(
+            log_group_arn=log_group.arn,
+            topic_arn=args.findings_topic_arn,
+            event_bus_arn=bus_arn,
+            sweep_queue_arn=self.sweep_queue.arn if self.sweep_queue else None,
+        )
+        policy = resources.apply(
+            lambda arns: json.dumps(
                 role_policy(
                     args.iam_actions,
                     region=settings.region,
-                    log_group_arn=values[0],
-                    topic_arn=values[1],
-                    event_bus_arn=values[2],
+                    queue_consumer_iam_actions=args.queue_consumer_iam_actions,
+                    **arns,
                 )
             )
         )
@@ -208,7 +249,7 @@ class Enforcer(pulumi.ComponentResource):
     ) -> aws.lambda_.Function:
         args = self._args
         settings = args.settings
-        environment = {
+        environment: dict[str, pulumi.Input[str]] = {
             "DESIRED_STATE_PATH": DESIRED_STATE_PATH,
             "ENFORCER_MODE": args.mode,
             "FINDINGS_TOPIC_ARN": args.findings_topic_arn,
@@ -219,6 +260,9 @@ class Enforcer(pulumi.ComponentResource):
             "POWERTOOLS_SERVICE_NAME": APP_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
+        if self.sweep_queue is not None:  # unset, the scheduled sweep runs in-process (handler/fanout.py)
+            environment["SWEEP_QUEUE_URL"] = self.sweep_queue.url
+            environment["SWEEP_BATCH_SIZE"] = str(settings.sweep_batch_size)
         return aws.lambda_.Function(
             "function",
             name=settings.function_name,
@@ -237,6 +281,48 @@ class Enforcer(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            opts=self._child(depends_on=depends_on),
+        )
+
+    def _sweep_queues(self) -> tuple[aws.sqs.Queue, aws.sqs.Queue]:
+        """The queue of a scheduled sweep's batches, and the dead-letter queue of those that kept failing."""
+        settings = self._args.settings
+        dead_letters = aws.sqs.Queue(
+            "sweep-dead-letter-queue",
+            name=settings.sweep_dead_letter_queue_name,
+            # Longer than the sweep queue's: a standard queue's message keeps its first enqueue time.
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=self._child(),
+        )
+        queue = aws.sqs.Queue(
+            "sweep-queue",
+            name=settings.sweep_queue_name,
+            visibility_timeout_seconds=SWEEP_VISIBILITY_TIMEOUT_SECONDS,
+            message_retention_seconds=SWEEP_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            redrive_policy=dead_letters.arn.apply(
+                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": SWEEP_MAX_RECEIVES})
+            ),
+            opts=self._child(),
+        )
+        return queue, dead_letters
+
+    def _sweep_mapping(
+        self, queue: aws.sqs.Queue, depends_on: list[pulumi.Resource]
+    ) -> aws.lambda_.EventSourceMapping:
+        return aws.lambda_.EventSourceMapping(
+            "sweep-queue-mapping",
+            event_source_arn=queue.arn,
+            function_name=self.alias.arn,  # like the rules: batches run the current desired state
+            # One message is one engine run over up to SWEEP_BATCH_SIZE repositories and may need most of
+            # the 900 s; a second message in the same invoke could run out of time and be delivered again.
+            batch_size=1,
+            # The handler names the messages to deliver again (batchItemFailures); the others are done.
+            function_response_types=["ReportBatchItemFailures"],
+            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                maximum_concurrency=self._args.settings.sweep_maximum_concurrency
+            ),
             opts=self._child(depends_on=depends_on),
         )
 

@@ -8,7 +8,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from handler.aws.permissions import required_iam_actions
+from handler.aws.permissions import QUEUE_CONSUMER_IAM_ACTIONS, required_iam_actions
+from handler.config import EnforcerConfig
 from handler.desired import DesiredState, resolve
 from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
 from handler.documents.mutability import desired_tag_mutability, to_api
@@ -28,6 +29,10 @@ FUNCTION = "aws:lambda/function:Function"
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 PERMISSION = "aws:lambda/permission:Permission"
+QUEUE = "aws:sqs/queue:Queue"
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+SWEEP_ENVIRONMENT = {"SWEEP_QUEUE_URL", "SWEEP_BATCH_SIZE"}
 ENVIRONMENT = {
     "DESIRED_STATE_PATH",
     "ENFORCER_MODE",
@@ -38,6 +43,7 @@ ENVIRONMENT = {
     "ENFORCER_CONCURRENCY",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
+    *SWEEP_ENVIRONMENT,
 }
 
 
@@ -49,6 +55,21 @@ def _enforcer_role_policy(run: StackRun) -> dict[str, Any]:
     policy = run.one("aws:iam/rolePolicy:RolePolicy", "role-policy").inputs["policy"]
     document: dict[str, Any] = json.loads(policy)
     return document
+
+
+def _actions(statements: list[dict[str, Any]]) -> list[str]:
+    return [action for statement in statements for action in statement["Action"]]
+
+
+@pytest.fixture(scope="module")
+def dev_without_fan_out(program_env: Any) -> StackRun:
+    # A single reserved execution is enough without the queue's event source mapping.
+    config = {
+        **stack_config("dev"),
+        "ecr-drift-enforcer:sweepFanOut": "false",
+        "ecr-drift-enforcer:reservedConcurrency": "1",
+    }
+    return run_program("dev", config)
 
 
 # ---- baseline ---------------------------------------------------------------------------------------------
@@ -192,16 +213,34 @@ def test_function_environment(stack_run: StackRun) -> None:
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "ECRDriftEnforcer"
     assert variables["DESIRED_STATE_PATH"] == "/var/task/desired_state.json"
     assert variables["SECURITY_HUB_FINDINGS"] == ("true" if stack_run.stack == "prod" else "false")
+    assert variables["SWEEP_QUEUE_URL"] == stack_run.one(QUEUE, "sweep-queue").inputs["url"]
+    assert variables["SWEEP_BATCH_SIZE"] == str(_config(stack_run, "sweepBatchSize"))
+    # The environment the stack sets is one the handler accepts, fan-out included.
+    config = EnforcerConfig.from_env(variables)
+    assert config.sweep_queue_url == variables["SWEEP_QUEUE_URL"]
+    assert config.sweep_batch_size == _config(stack_run, "sweepBatchSize")
 
 
 def test_role_actions_are_exactly_the_declared_ones_and_the_runtimes(stack_run: StackRun) -> None:
     statements = _enforcer_role_policy(stack_run)["Statement"]
-    actions = [action for statement in statements for action in statement["Action"]]
-    assert sorted(actions) == sorted({*required_iam_actions(), *RUNTIME_ACTIONS})
+    actions = _actions(statements)
+    assert sorted(actions) == sorted({*required_iam_actions(), *QUEUE_CONSUMER_IAM_ACTIONS, *RUNTIME_ACTIONS})
     assert len(actions) == len(set(actions))
     assert not [a for a in actions if "*" in a], "no wildcard actions"
-    assert not {"ecr:DeleteRepository", "ecr:BatchDeleteImage"} & set(actions)
+    assert not {"ecr:DeleteRepository", "ecr:BatchDeleteImage", "sqs:DeleteQueue", "sqs:PurgeQueue"} & set(
+        actions
+    )
     assert not [s for s in statements if "NotAction" in s or "NotResource" in s or s["Effect"] != "Allow"]
+
+
+def test_queue_actions_are_granted_on_the_sweep_queue_only(stack_run: StackRun) -> None:
+    statements = _enforcer_role_policy(stack_run)["Statement"]
+    queue_arn = stack_run.one(QUEUE, "sweep-queue").inputs["arn"]
+    (sweep,) = [s for s in statements if any(a.startswith("sqs:") for a in s["Action"])]
+    assert sweep["Sid"] == "SweepQueue"
+    assert sweep["Action"] == sorted({"sqs:SendMessage", *QUEUE_CONSUMER_IAM_ACTIONS})
+    assert sweep["Resource"] == [queue_arn]  # not the EventBridge dead-letter queue, not "*"
+    assert "Condition" not in sweep
 
 
 def test_role_scopes_what_it_can(stack_run: StackRun) -> None:
@@ -261,6 +300,59 @@ def test_cloudtrail_trail_only_where_configured(dev: StackRun, prod: StackRun) -
     assert not prod.of_type("aws:s3/bucket:Bucket")
 
 
+# ---- sweep fan-out ---------------------------------------------------------------------------------------
+
+
+def test_sweep_queue_and_its_dead_letter_queue(stack_run: StackRun) -> None:
+    queue = stack_run.one(QUEUE, "sweep-queue").inputs
+    dead_letters = stack_run.one(QUEUE, "sweep-dead-letter-queue").inputs
+    assert queue["name"] == f"ecr-drift-enforcer-{stack_run.stack}-sweep"
+    assert dead_letters["name"] == f"ecr-drift-enforcer-{stack_run.stack}-sweep-dlq"
+    # A message must stay invisible for as long as Lambda may hold it (AWS: 6x the function timeout).
+    assert TIMEOUT_SECONDS < queue["visibilityTimeoutSeconds"] == 6 * TIMEOUT_SECONDS <= 43_200
+    assert queue["messageRetentionSeconds"] == 86_400
+    assert json.loads(queue["redrivePolicy"]) == {
+        "deadLetterTargetArn": dead_letters["arn"],
+        "maxReceiveCount": 3,
+    }
+    assert queue["messageRetentionSeconds"] < dead_letters["messageRetentionSeconds"] == 1_209_600
+    assert queue["sqsManagedSseEnabled"] is True
+    assert dead_letters["sqsManagedSseEnabled"] is True
+    assert "redrivePolicy" not in dead_letters
+
+
+def test_sweep_queue_feeds_the_live_alias_one_batch_at_a_time(stack_run: StackRun) -> None:
+    (mapping,) = stack_run.of_type(MAPPING)
+    inputs = mapping.inputs
+    assert inputs["eventSourceArn"] == stack_run.one(QUEUE, "sweep-queue").inputs["arn"]
+    assert inputs["functionName"] == stack_run.one("aws:lambda/alias:Alias", "live").inputs["arn"]
+    assert inputs["functionName"].endswith(f":function:ecr-drift-enforcer-{stack_run.stack}:live")
+    assert inputs["batchSize"] == 1
+    assert inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    reserved = _config(stack_run, "reservedConcurrency")
+    assert 2 <= inputs["scalingConfig"]["maximumConcurrency"] <= reserved
+    assert inputs["scalingConfig"]["maximumConcurrency"] == max(2, reserved - 1)
+    # Lambda checks the role's SQS permissions when it creates the mapping.
+    assert stack_run.one("aws:iam/rolePolicy:RolePolicy", "role-policy").urn in mapping.dependencies
+
+
+def test_without_fan_out_there_is_no_queue_mapping_or_queue_permission(dev_without_fan_out: StackRun) -> None:
+    run = dev_without_fan_out
+    assert [q.name for q in run.of_type(QUEUE)] == ["dead-letter-queue"]
+    assert not run.of_type(MAPPING)
+    function = run.one(FUNCTION, "function").inputs
+    assert function["environment"]["variables"].keys() == ENVIRONMENT - SWEEP_ENVIRONMENT
+    assert function["reservedConcurrentExecutions"] == 1
+    # The function sends nothing then, so the role holds no SQS action at all.
+    actions = _actions(_enforcer_role_policy(run)["Statement"])
+    declared = [a for a in required_iam_actions() if not a.startswith("sqs:")]
+    assert sorted(actions) == sorted({*declared, *RUNTIME_ACTIONS})
+    assert not {"SweepBatchesNotSent", "SweepDeadLetters"} & {a.name for a in run.of_type(ALARM)}
+    dashboard = run.one("aws:cloudwatch/dashboard:Dashboard", "dashboard").inputs["dashboardBody"]
+    assert "-sweep" not in dashboard  # neither the sweep queue nor its dead-letter queue
+    assert "SweepBatchesNotSent" not in dashboard
+
+
 # ---- alerting and outputs ---------------------------------------------------------------------------------
 
 
@@ -269,7 +361,7 @@ def test_alerting(stack_run: StackRun) -> None:
     subscriptions = stack_run.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(_config(stack_run, "alertEmails"))
     assert {s.inputs["protocol"] for s in subscriptions} == {"email"}
-    alarms = {a.name: a.inputs for a in stack_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    alarms = {a.name: a.inputs for a in stack_run.of_type(ALARM)}
     assert alarms.keys() == {
         "DriftDetected",
         "RemediationFailed",
@@ -277,6 +369,8 @@ def test_alerting(stack_run: StackRun) -> None:
         "EnforcerErrors",
         "LambdaErrors",
         "DeadLetters",
+        "SweepBatchesNotSent",
+        "SweepDeadLetters",
     }
     assert all(a["alarmActions"] == [topic_arn] for a in alarms.values())
     assert alarms["DriftDetected"]["namespace"] == "ECRDriftEnforcer"
@@ -284,6 +378,13 @@ def test_alerting(stack_run: StackRun) -> None:
     assert alarms["LambdaErrors"]["dimensions"] == {"FunctionName": f"ecr-drift-enforcer-{stack_run.stack}"}
     assert alarms["DeadLetters"]["metricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarms["DeadLetters"]["dimensions"] == {"QueueName": f"ecr-drift-enforcer-{stack_run.stack}-dlq"}
+    assert alarms["SweepBatchesNotSent"]["namespace"] == "ECRDriftEnforcer"
+    assert alarms["SweepBatchesNotSent"]["dimensions"] == {"service": "ecr-drift-enforcer"}
+    sweep_dead_letters = stack_run.one(QUEUE, "sweep-dead-letter-queue").inputs["name"]
+    assert alarms["SweepDeadLetters"]["metricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarms["SweepDeadLetters"]["dimensions"] == {"QueueName": sweep_dead_letters}
+    assert alarms["SweepDeadLetters"]["statistic"] == "Maximum"
+    assert all(a["threshold"] == 1 and a["treatMissingData"] == "notBreaching" for a in alarms.values())
     body = json.loads(
         stack_run.one("aws:cloudwatch/dashboard:Dashboard", "dashboard").inputs["dashboardBody"]
     )
@@ -291,6 +392,17 @@ def test_alerting(stack_run: StackRun) -> None:
     for metric in ("DriftDetected", "DriftRemediated", "RemediationFailed", "Duration", "Errors"):
         assert f"{metric}" in text
     assert {w["properties"]["region"] for w in body["widgets"]} == {"eu-west-1"}
+    sweep_queue = stack_run.one(QUEUE, "sweep-queue").inputs["name"]
+    (sweep_widget,) = [
+        w for w in body["widgets"] if any(sweep_queue in metric for metric in w["properties"]["metrics"])
+    ]
+    assert [m[1] for m in sweep_widget["properties"]["metrics"]] == [
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateAgeOfOldestMessage",
+    ]
+    assert "SweepBatchesNotSent" in text
+    assert sweep_dead_letters in text
 
 
 def test_outputs(stack_run: StackRun, example_state: DesiredState) -> None:
@@ -324,6 +436,8 @@ def test_invalid_settings_are_all_reported_at_once(program_env: Any) -> None:
         "ecr-drift-enforcer:architecture": "sparc",
         "ecr-drift-enforcer:alertEmails": '["not-an-address"]',
         "ecr-drift-enforcer:scheduleExpression": "every hour",
+        "ecr-drift-enforcer:sweepBatchSize": "501",
+        "ecr-drift-enforcer:reservedConcurrency": "1",
     }
     with pytest.raises(SettingsError) as raised:
         run_program("dev", config)
@@ -331,3 +445,5 @@ def test_invalid_settings_are_all_reported_at_once(program_env: Any) -> None:
     assert "architecture" in message
     assert "alertEmails" in message
     assert "scheduleExpression" in message
+    assert "sweepBatchSize must be at most 500, not 501" in message
+    assert "reservedConcurrency must be at least 2 with sweepFanOut" in message
