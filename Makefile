@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict handler
+	$(BIN)/mypy --strict handler infra bench
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -35,6 +35,11 @@ unit: $(STAMP)
 ## Regenerate desired_state.schema.json after a model change (a test fails while it is stale).
 schema: $(STAMP)
 	$(BIN)/ecr-drift schema > desired_state.schema.json
+
+## The benchmark (a few minutes on 2 cores; not part of `make test`): rewrites the tables in BENCHMARKS.md.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --sizes 100 500 2000 --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

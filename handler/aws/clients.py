@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sts import STSClient
 
-DEFAULT_CONCURRENCY = 8  # fits a 1-vCPU Lambda: the work is waiting on the network, not computing
+DEFAULT_CONCURRENCY = 8  # bounded: ECR publishes no per-API rates, and a small Lambda has little CPU
 MAX_ATTEMPTS = 8
 
 
