@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict handler infra bench
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 ## Regenerate desired_state.schema.json after a model change (a test fails while it is stale).
 schema: $(STAMP)
