@@ -109,7 +109,7 @@ LifecycleField = Annotated[
 UNION_TAGS = frozenset({"shorthand-rules", "raw-policy"})
 
 
-def _absent_not_null(schema: dict[str, Any]) -> None:
+def absent_not_null(schema: dict[str, Any]) -> None:
     """JSON Schema: a field is left out, never null (``_no_nulls``), so editors flag and never offer null."""
     for field in schema.get("properties", {}).values():
         branches = field.pop("anyOf", None)
@@ -125,7 +125,7 @@ def _absent_not_null(schema: dict[str, Any]) -> None:
 class RepositorySettings(StrictModel):
     """Settings of a repository. Every field is optional; an absent field is not managed."""
 
-    model_config = ConfigDict(json_schema_extra=_absent_not_null)
+    model_config = ConfigDict(json_schema_extra=absent_not_null)
 
     scan_on_push: bool | None = Field(default=None, description="Per-repository scan on push.")
     image_tag_mutability: Literal["MUTABLE", "IMMUTABLE"] | None = None

@@ -31,7 +31,7 @@ from hypothesis_jsonschema import from_schema
 
 from handler.desired import DesiredState, resolve
 from handler.desired.loading import validate_document
-from handler.desired.models import REPOSITORY_NAME_PATTERN
+from handler.desired.models import REPOSITORY_NAME_PATTERN, absent_not_null
 from handler.documents.lifecycle import (
     MAX_POLICY_CHARS,
     canonical_lifecycle_policy,
@@ -201,13 +201,8 @@ def from_definition(name: str, *, drop: tuple[str, ...] = (), require: tuple[str
     definition = copy.deepcopy(DEFINITIONS[name])
     for key in drop:
         del definition["properties"][key]
+    absent_not_null(definition)
     for field in definition["properties"].values():
-        branches = field.pop("anyOf", None)
-        others = [branch for branch in branches or () if branch != {"type": "null"}]
-        if len(others) == 1:
-            field.update(others[0])
-        elif branches is not None:
-            field["anyOf"] = others
         field.pop("default", None)
         if field.get("items", {}).get("type") == "string":  # a blank tag filter or action is a compile error
             field["items"].setdefault("minLength", 1)
