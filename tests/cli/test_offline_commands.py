@@ -139,6 +139,10 @@ IMAGES = [
 ]
 
 
+def _preview_args(policy: Path, images: Path, *extra: str) -> list[str]:
+    return ["lifecycle", "preview", "--policy", str(policy), "--images", str(images), *extra]
+
+
 @pytest.fixture
 def preview_files(tmp_path: Path) -> tuple[Path, Path]:
     policy, images = tmp_path / "policy.json", tmp_path / "images.json"
@@ -149,16 +153,7 @@ def preview_files(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_lifecycle_preview_json(preview_files: tuple[Path, Path]) -> None:
     policy, images = preview_files
-    args = [
-        "lifecycle",
-        "preview",
-        "--policy",
-        str(policy),
-        "--images",
-        str(images),
-        "--now",
-        "2026-02-01T00:00:00Z",
-    ]
+    args = _preview_args(policy, images, "--now", "2026-02-01T00:00:00Z")
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
@@ -169,16 +164,7 @@ def test_lifecycle_preview_json(preview_files: tuple[Path, Path]) -> None:
 
 def test_lifecycle_preview_table(preview_files: tuple[Path, Path]) -> None:
     policy, images = preview_files
-    args = [
-        "lifecycle",
-        "preview",
-        "--policy",
-        str(policy),
-        "--images",
-        str(images),
-        "--now",
-        "2026-02-01T00:00:00Z",
-    ]
+    args = _preview_args(policy, images, "--now", "2026-02-01T00:00:00Z")
     result = runner.invoke(app, args)
     assert result.exit_code == 0
     assert "2 of 4 images would be expired, 0 archived." in result.stdout
@@ -187,16 +173,7 @@ def test_lifecycle_preview_table(preview_files: tuple[Path, Path]) -> None:
 def test_lifecycle_preview_reads_get_lifecycle_policy_output(preview_files: tuple[Path, Path]) -> None:
     policy, images = preview_files
     policy.write_text(json.dumps({"repositoryName": "x", "lifecyclePolicyText": json.dumps(POLICY)}))
-    args = [
-        "lifecycle",
-        "preview",
-        "--policy",
-        str(policy),
-        "--images",
-        str(images),
-        "--now",
-        "2026-02-01T00:00:00Z",
-    ]
+    args = _preview_args(policy, images, "--now", "2026-02-01T00:00:00Z")
     assert json.loads(runner.invoke(app, [*args, "--json"]).stdout)["expired"][0]["digest"] == "sha256:a"
 
 
@@ -205,9 +182,7 @@ def test_lifecycle_preview_invalid_policy_exits_1_with_the_reason(preview_files:
     bad = json.loads(json.dumps(POLICY))
     bad["rules"][1]["rulePriority"] = 1
     policy.write_text(json.dumps(bad))
-    result = runner.invoke(
-        app, ["lifecycle", "preview", "--policy", str(policy), "--images", str(images), "--json"]
-    )
+    result = runner.invoke(app, _preview_args(policy, images, "--json"))
     assert result.exit_code == 1
     assert "rules[1].rulePriority" in result.stderr
     assert result.stdout == ""
@@ -216,23 +191,14 @@ def test_lifecycle_preview_invalid_policy_exits_1_with_the_reason(preview_files:
 def test_lifecycle_preview_bad_images_name_the_field(preview_files: tuple[Path, Path]) -> None:
     policy, images = preview_files
     images.write_text(json.dumps([{"digest": "sha256:a", "tags": [], "pushed_at": "yesterday"}]))
-    result = runner.invoke(app, ["lifecycle", "preview", "--policy", str(policy), "--images", str(images)])
+    result = runner.invoke(app, _preview_args(policy, images))
     assert result.exit_code == 1
     assert "[0].pushed_at: 'yesterday' is not an ISO-8601 timestamp" in result.stderr
 
 
 def test_lifecycle_preview_rejects_a_naive_now(preview_files: tuple[Path, Path]) -> None:
     policy, images = preview_files
-    args = [
-        "lifecycle",
-        "preview",
-        "--policy",
-        str(policy),
-        "--images",
-        str(images),
-        "--now",
-        "2026-02-01T00:00",
-    ]
+    args = _preview_args(policy, images, "--now", "2026-02-01T00:00")
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "has no UTC offset" in result.stderr
