@@ -20,7 +20,6 @@ SNS_TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]
 EVENT_BUS_PATTERN = (
     r"^(?:arn:aws[\w-]*:events:[a-z]{2}-[a-z]+-[\w-]+:[0-9]{12}:event-bus/)?[/.\-_A-Za-z0-9]+$"
 )
-DEFAULT_EVENT_BUS = "default"
 MAX_CONCURRENCY = 64
 # A standard queue (a FIFO queue would need message groups); any endpoint host, for LocalStack or moto_server.
 SQS_QUEUE_URL_PATTERN = r"^https?://[A-Za-z0-9.:-]+/[0-9]{12}/[A-Za-z0-9_-]{1,80}$"

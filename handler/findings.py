@@ -36,7 +36,6 @@ class Setting(StrEnum):
     UNMANAGED_REPOSITORY = "unmanaged_repository"
     REGISTRY_SCANNING = "registry_scanning"
     PULL_THROUGH_CACHE_RULE = "pull_through_cache_rule"
-    NOT_CHECKED = "not_checked"  # the run ran out of time before this resource
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from handler.aws.clients import AwsClients
 from handler.desired import DesiredState, load_desired_state
+
+# No per-example deadline: CI shares two cores with pytest-xdist workers, and timing is what the benchmark
+# measures, not the property tests.
+settings.register_profile("ecr-drift", deadline=None)
+settings.load_profile("ecr-drift")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PATH = ROOT / "desired_state.json"

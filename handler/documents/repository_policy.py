@@ -89,11 +89,6 @@ def repository_policies_equal(a: str | Mapping[str, Any], b: str | Mapping[str, 
     return canonical_repository_policy(a) == canonical_repository_policy(b)
 
 
-def statements_by_sid(document: str | Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Statements keyed by Sid (``""`` when missing). A repeated Sid keeps its last statement."""
-    return {_sid(s): dict(s) for s in _statements(_as_document(document))}
-
-
 def desired_policy_with_kept(
     desired: Mapping[str, Any], observed: Mapping[str, Any] | None, keep_sids: Collection[str]
 ) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from handler.documents.repository_policy import (
     parse_repository_policy,
     render_repository_policy,
     repository_policies_equal,
-    statements_by_sid,
 )
 
 PULL = {
@@ -288,14 +287,6 @@ def test_malformed_documents_raise_value_error(document: dict[str, Any]) -> None
 # --- engine helpers ---
 
 
-def test_statements_by_sid() -> None:
-    unnamed = {"Effect": "Deny", "Principal": "*", "NotAction": "ecr:*"}
-
-    by_sid = statements_by_sid({"Statement": [PULL, unnamed]})
-
-    assert by_sid == {"CrossAccountPull": PULL, "": unnamed}
-
-
 def test_kept_statements_are_added_and_others_dropped() -> None:
     desired = {"Version": "2012-10-17", "Statement": [PULL]}
     stranger = {"Sid": "AddedByHand", "Effect": "Allow", "Principal": "*", "Action": "ecr:*"}
@@ -526,7 +517,7 @@ def test_built_policies_survive_reformatting_and_grant_push_implies_pull(
         assert document is None
         return
     assert document is not None
-    by_sid = statements_by_sid(document)
+    by_sid = {statement["Sid"]: statement for statement in document["Statement"]}
     pullers = {
         a.split(":")[4]
         for a in by_sid.get("CrossAccountPull", {"Principal": {"AWS": []}})["Principal"]["AWS"]
