@@ -12,6 +12,7 @@ from typing import Annotated
 
 import boto3
 import typer
+from botocore.config import Config
 from botocore.exceptions import NoCredentialsError, NoRegionError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -29,6 +30,8 @@ from handler.targets import Mode, Target, sweep
 # Exit codes, documented in --help and the README.
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
 PROGRESS_THRESHOLD = 5  # a bar for sweeps over more than a few repositories
+# A sweep may run for the function's whole 900 s; a retried invoke would run it twice.
+INVOKE_CONFIG = Config(read_timeout=910, retries={"total_max_attempts": 1})
 
 DesiredOption = Annotated[Path, typer.Option("--desired", "-d", help="The desired state file.")]
 RegionOption = Annotated[
@@ -321,7 +324,7 @@ def invoke(
         payload["repositories"] = list(repository)
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
-        response = session.client("lambda", endpoint_url=endpoint_url).invoke(
+        response = session.client("lambda", endpoint_url=endpoint_url, config=INVOKE_CONFIG).invoke(
             FunctionName=function, Payload=json.dumps(payload).encode()
         )
         body = json.loads(response["Payload"].read() or b"null")

@@ -205,7 +205,10 @@ def stubbed_lambda(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
         def __init__(self, **_: Any) -> None:
             pass
 
-        def client(self, *_: Any, **__: Any) -> Any:
+        def client(self, *_: Any, config: Any = None, **__: Any) -> Any:
+            # A sweep can take the function's whole 900 s, and a retried invoke would run it twice.
+            assert config.read_timeout > 900
+            assert config.retries == {"total_max_attempts": 1}
             return client
 
     monkeypatch.setattr(account.boto3, "Session", Session)
