@@ -67,6 +67,11 @@ class Finding:
     message: str = ""
     origin: Origin | None = None
 
+    @property
+    def label(self) -> str:
+        """``setting`` or ``setting [key]``: how people see which setting a finding is about."""
+        return f"{self.setting} [{self.key}]" if self.key else str(self.setting)
+
     def with_action(self, action: Action, error: str | None = None) -> Finding:
         return replace(self, action=action, error=error)
 

@@ -23,7 +23,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from handler.cli.lambda_context import FakeLambdaContext
+from handler.cli.render import ACTION_STYLE
 from handler.desired import DesiredState, RepositorySettings, resolve
+from handler.findings import Finding, Origin
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -254,9 +256,9 @@ def embedded_aws(desired: Path, verbose: bool) -> Iterator[None]:
         yield
 
 
-def _who(origin: dict[str, Any] | None) -> str:
-    """`jane@example.com (AWSReservedSSO_Admin_…)` from an assumed-role ARN; the ARN itself otherwise."""
-    principal = (origin or {}).get("principal_arn")
+def _who(origin: Origin | None) -> str:
+    """`jane@example.com as AWSReservedSSO_Admin_…` from an assumed-role ARN; the ARN itself otherwise."""
+    principal = origin.principal_arn if origin else None
     if not principal:
         return ""
     parts = principal.split("/")
@@ -272,16 +274,13 @@ def _describe(console: Console, response: dict[str, Any]) -> None:
     findings = response.get("findings", [])
     if not findings:
         console.print("   [green]enforcer: compliant, nothing to do[/]")
-    for finding in findings:
-        what = finding["setting"] + (f" [{finding['key']}]" if finding.get("key") else "")
-        colour = {"remediated": "green", "failed": "bold red", "blocked": "magenta"}.get(
-            finding["action"], "cyan"
-        )
+    for finding in map(Finding.from_dict, findings):
+        colour = ACTION_STYLE[finding.action]
         line = (
-            f"   enforcer: {escape(finding['resource'])} {escape(what)}: "
-            f"[{colour}]{finding['action']}[/]{escape(_who(finding.get('origin')))}"
+            f"   enforcer: {escape(finding.resource)} {escape(finding.label)}: "
+            f"[{colour}]{finding.action}[/]{escape(_who(finding.origin))}"
         )
-        console.print(line if not finding.get("error") else f"{line}: {escape(finding['error'])}")
+        console.print(line if not finding.error else f"{line}: {escape(finding.error)}")
 
 
 def run_demo(desired: Path, state: DesiredState, console: Console, *, verbose: bool = False) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from typing import Any
 
@@ -11,8 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from handler.findings import Action, Finding, Report
+from handler.publish.text import value_text
 
-_STYLE = {
+ACTION_STYLE = {
     Action.DRIFT: "yellow",
     Action.REMEDIATED: "green",
     Action.REPORTED: "cyan",
@@ -21,16 +21,8 @@ _STYLE = {
 }
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    if value is None:
-        return "(none)"
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _what(finding: Finding) -> str:
-    name = str(finding.setting)
-    return f"{name} [{finding.key}]" if finding.key else name
+def _short(value: Any) -> str:
+    return "(none)" if value is None else value_text(value, limit=60)
 
 
 def findings_table(report: Report, *, planned: dict[str, str] | None = None) -> Table:
@@ -45,17 +37,17 @@ def findings_table(report: Report, *, planned: dict[str, str] | None = None) -> 
     for finding in report.findings:
         grouped[finding.resource].append(finding)
     for resource in sorted(grouped):
-        for index, finding in enumerate(sorted(grouped[resource], key=_what)):
+        for index, finding in enumerate(sorted(grouped[resource], key=lambda f: f.label)):
             if planned is not None and finding.action is Action.DRIFT:
                 outcome = planned.get(str(finding.setting), "write")
             else:
                 outcome = str(finding.action)
                 if finding.error:
                     outcome += f": {finding.error}"
-            style = _STYLE[finding.action]
+            style = ACTION_STYLE[finding.action]
             table.add_row(
                 escape(resource) if index == 0 else "",
-                escape(_what(finding)),
+                escape(finding.label),
                 escape(_short(finding.expected)),
                 escape(_short(finding.actual)),
                 f"[{style}]{escape(outcome)}[/]",

@@ -132,7 +132,6 @@ def open_findings(
 
 def _from_finding(finding: Finding, account: Account, now: str, trigger: str) -> AwsSecurityFindingTypeDef:
     passed = finding.action is Action.REMEDIATED
-    key = f" [{finding.key}]" if finding.key else ""
     fields = {f"{FIELD}action": str(finding.action), f"{FIELD}trigger": trigger}
     if finding.origin and finding.origin.principal_arn:
         fields[f"{FIELD}changedBy"] = finding.origin.principal_arn
@@ -151,7 +150,7 @@ def _from_finding(finding: Finding, account: Account, now: str, trigger: str) ->
         key=finding.key,
         passed=passed,
         severity="INFORMATIONAL" if passed else SEVERITY.get(finding.setting, "MEDIUM"),
-        title=f"ECR {finding.setting}{key} of {finding.resource} differs from the desired state",
+        title=f"ECR {finding.label} of {finding.resource} differs from the desired state",
         description=" ".join(line for line in lines if line),
         created_at=now,
         extra_fields=fields,

@@ -28,5 +28,4 @@ def origin_text(origin: Origin | None) -> str | None:
 
 
 def finding_title(finding: Finding) -> str:
-    key = f" [{finding.key}]" if finding.key else ""
-    return f"{finding.resource} / {finding.setting}{key}: {finding.action}"
+    return f"{finding.resource} / {finding.label}: {finding.action}"
