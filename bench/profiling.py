@@ -25,7 +25,7 @@ PROBES: tuple[tuple[str, str, str], ...] = (
     ("  resolve the repository's settings", "handler/desired/resolution.py", "resolve"),
     ("  compile its desired documents", "handler/drift.py", "desired_repository"),
     ("  observe: its per-repository reads", "handler/aws/observe.py", "observe_repository"),
-    ("  diff: canonical forms and findings", "handler/drift.py", "repository_findings"),
+    ("  diff: canonical forms and findings", "handler/drift.py", "repository_changes"),
     ("  remediate: the write calls", "handler/engine.py", "remediate"),
     ("every ECR call (botocore _make_api_call)", "botocore/client.py", "_make_api_call"),
     ("  of which HTTP round trip (botocore Endpoint._send)", "botocore/endpoint.py", "_send"),

@@ -14,19 +14,18 @@ import json
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
+from botocore import xform_name
 from botocore.config import Config
 
 from handler.desired import DesiredState, load_desired_state, resolve
 from handler.documents.lifecycle import render_lifecycle_policy
-from handler.documents.mutability import TagMutability, to_api
-from handler.documents.repository_policy import render_repository_policy
-from handler.drift import DesiredRepository, desired_repository, policy_to_apply
-from handler.findings import Setting
+from handler.drift import desired_repository, missing_repository_changes
+from handler.state import Call
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -38,12 +37,12 @@ SEED_WORKERS = 16
 UNMANAGED_SHARE = 0.05
 # Share of the managed repositories that drift, per setting (drawn independently: one repository may
 # drift in several settings; each drifted setting is exactly one write to fix).
-DRIFT_SHARES: dict[Setting, float] = {
-    Setting.SCAN_ON_PUSH: 0.10,  # scan on push turned off in the console
-    Setting.LIFECYCLE_POLICY: 0.08,  # a CI script put its own lifecycle policy
-    Setting.TAGS: 0.08,  # the `team` tag removed
-    Setting.TAG_MUTABILITY: 0.05,  # mutability flipped
-    Setting.REPOSITORY_POLICY: 0.04,  # policy widened with a public pull statement
+DRIFT_SHARES: dict[str, float] = {
+    "scan_on_push": 0.10,  # scan on push turned off in the console
+    "lifecycle_policy": 0.08,  # a CI script put its own lifecycle policy
+    "tags": 0.08,  # the `team` tag removed
+    "image_tag_mutability": 0.05,  # mutability flipped
+    "repository_policy": 0.04,  # policy widened with a public pull statement
 }
 FOREIGN_LIFECYCLE = {
     "rules": [
@@ -70,7 +69,7 @@ class DriftPlan:
     size: int
     managed: tuple[str, ...]
     unmanaged: tuple[str, ...]
-    drifted: dict[Setting, frozenset[str]] = field(default_factory=dict)
+    drifted: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def drifted_settings(self) -> int:
@@ -150,48 +149,36 @@ def _unmanaged_job(ecr: ECRClient, name: str) -> Callable[[], int]:
 def _managed_job(ecr: ECRClient, state: DesiredState, name: str, drift: DriftPlan) -> Callable[[], int]:
     resolved = resolve(state, name)
     assert resolved is not None, f"{name} is managed by the bench desired state"
-    desired = desired_repository(state, resolved)
+    # The calls the enforcer itself would make to create the repository (pattern ones too), then drifted.
+    desired = replace(desired_repository(state, resolved), named=True)
+    (change,) = missing_repository_changes(desired)
     drifts = {setting for setting, names in drift.drifted.items() if name in names}
+    calls = [_drifted(call, drifts) for call in change.calls]
 
     def job() -> int:
-        ecr.create_repository(**_create_parameters(desired, drifts))
-        requests = 1
-        lifecycle = FOREIGN_LIFECYCLE if Setting.LIFECYCLE_POLICY in drifts else desired.lifecycle_policy
-        if lifecycle and lifecycle["rules"]:
-            ecr.put_lifecycle_policy(
-                repositoryName=name, lifecyclePolicyText=render_lifecycle_policy(lifecycle)
-            )
-            requests += 1
-        policy = policy_to_apply(desired, None) if desired.repository_policy is not None else None
-        if policy is not None:
-            if Setting.REPOSITORY_POLICY in drifts:
-                policy = {**policy, "Statement": [*policy["Statement"], WIDE_STATEMENT]}
-                text = json.dumps(policy)
-            else:
-                text = render_repository_policy(policy)
-            ecr.set_repository_policy(repositoryName=name, policyText=text)
-            requests += 1
-        return requests
+        for call in calls:
+            getattr(ecr, xform_name(call.operation))(**call.parameters)
+        return len(calls)
 
     return job
 
 
-def _create_parameters(desired: DesiredRepository, drifts: set[Setting]) -> dict[str, Any]:
-    parameters: dict[str, Any] = {"repositoryName": desired.name}
-    if desired.scan_on_push is not None:
-        scan = desired.scan_on_push != (Setting.SCAN_ON_PUSH in drifts)
-        parameters["imageScanningConfiguration"] = {"scanOnPush": scan}
-    if desired.tag_mutability is not None:
-        mutability = desired.tag_mutability
-        if Setting.TAG_MUTABILITY in drifts:
-            immutable = mutability.value.startswith("IMMUTABLE")
-            mutability = TagMutability("MUTABLE") if immutable else TagMutability("IMMUTABLE")
-        parameters.update(to_api(mutability))
-    if desired.encryption is not None:
-        parameters["encryptionConfiguration"] = {"encryptionType": desired.encryption["type"]}
-    tags = dict(desired.tags or {})
-    if Setting.TAGS in drifts:
-        tags.pop("team", None)
-    if tags:
-        parameters["tags"] = [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
-    return parameters
+def _drifted(call: Call, drifts: set[str]) -> Call:
+    """``call`` as it would be made by someone drifting ``drifts`` on purpose."""
+    parameters = dict(call.parameters)
+    if call.operation == "CreateRepository":
+        if "scan_on_push" in drifts:
+            scan = parameters["imageScanningConfiguration"]["scanOnPush"]
+            parameters["imageScanningConfiguration"] = {"scanOnPush": not scan}
+        if "image_tag_mutability" in drifts:
+            immutable = parameters["imageTagMutability"].startswith("IMMUTABLE")
+            parameters.pop("imageTagMutabilityExclusionFilters", None)
+            parameters["imageTagMutability"] = "MUTABLE" if immutable else "IMMUTABLE"
+        if "tags" in drifts:
+            parameters["tags"] = [tag for tag in parameters["tags"] if tag["Key"] != "team"]
+    elif call.operation == "PutLifecyclePolicy" and "lifecycle_policy" in drifts:
+        parameters["lifecyclePolicyText"] = render_lifecycle_policy(FOREIGN_LIFECYCLE)
+    elif call.operation == "SetRepositoryPolicy" and "repository_policy" in drifts:
+        policy = json.loads(parameters["policyText"])
+        parameters["policyText"] = json.dumps({**policy, "Statement": [*policy["Statement"], WIDE_STATEMENT]})
+    return replace(call, parameters=parameters)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from handler.aws.clients import DEFAULT_CONCURRENCY
 from handler.desired.models import IAM_ROLE_ARN_PATTERN, DesiredState
-from handler.targets import Mode
+from handler.targets import Mode, effective_mode
 
 # The Lambda zip holds the `handler` package and desired_state.json side by side at its root.
 DEFAULT_DESIRED_STATE_PATH = Path(__file__).resolve().parent.parent / "desired_state.json"
@@ -100,13 +100,11 @@ class EnforcerConfig(BaseModel):
             raise ConfigError([_problem(item, values) for item in error.errors(include_url=False)]) from None
 
     def effective_mode(self, state: DesiredState, requested: Mode | None = None) -> Mode:
-        """Audit wins, wherever it comes from: ``ENFORCER_MODE``, ``enforcement.mode`` or a manual invoke.
+        """``ENFORCER_MODE``, ``enforcement.mode`` and a manual invoke's request: audit wins.
 
-        ``ENFORCER_MODE=audit`` turns a deployment to audit without editing the file; nothing lifts an audit
-        to enforce, because the contract says audit writes nothing, anywhere (the engine holds the same rule).
+        ``ENFORCER_MODE=audit`` turns a deployment to audit without editing the file.
         """
-        sources = (self.mode, Mode(state.enforcement.mode), requested)
-        return Mode.AUDIT if Mode.AUDIT in sources else Mode.ENFORCE
+        return effective_mode(self.mode, state.enforcement.mode, requested)
 
 
 def _problem(item: Any, values: Mapping[str, str]) -> str:

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handler import engine
+from handler import metrics as metrics_names
 from handler.aws.clients import AwsClients
 from handler.config import ConfigError, EnforcerConfig
 from handler.desired import DesiredState, DesiredStateError, load_desired_state
@@ -29,13 +30,8 @@ from handler.fanout import BatchIncomplete, FanOut, fan_out, is_queue_event, rea
 from handler.publish import publish
 from handler.targets import Mode, Target
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ecr-drift-enforcer")
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ECRDriftEnforcer")
-CONFIG_INVALID = "ConfigInvalid"
-DESIRED_STATE_INVALID = "DesiredStateInvalid"
-EVENTS_IGNORED = "EventsIgnored"
-ENFORCER_ERRORS = "EnforcerErrors"
-SWEEP_BATCHES_NOT_SENT = "SweepBatchesNotSent"
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", metrics_names.SERVICE)
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", metrics_names.NAMESPACE)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -59,7 +55,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         return _handle(event, context)
     except Exception as error:
         logger.exception("unexpected error: the run stopped")
-        metrics.add_metric(name=ENFORCER_ERRORS, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=metrics_names.ENFORCER_ERRORS, unit=MetricUnit.Count, value=1)
         return {"status": "error", "error": f"{type(error).__name__}: {error}", **retry_all(event)}
 
 
@@ -70,7 +66,7 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.error(
             "invalid environment: nothing checked, nothing written", extra={"problems": error.problems}
         )
-        metrics.add_metric(name=CONFIG_INVALID, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=metrics_names.CONFIG_INVALID, unit=MetricUnit.Count, value=1)
         return {
             "status": "error",
             "error": "invalid environment",
@@ -83,7 +79,7 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
             "invalid desired state: nothing checked, nothing written",
             extra={"source": error.source, "problems": problems},
         )
-        metrics.add_metric(name=DESIRED_STATE_INVALID, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=metrics_names.DESIRED_STATE_INVALID, unit=MetricUnit.Count, value=1)
         return {
             "status": "error",
             "error": f"invalid desired state {error.source}",
@@ -96,7 +92,7 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
     target = route(event, state=state, own_role_arn=config.enforcer_role_arn)
     if isinstance(target, Ignored):
         (logger.warning if target.warning else logger.info)("event ignored", extra={"reason": target.reason})
-        metrics.add_metric(name=EVENTS_IGNORED, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=metrics_names.EVENTS_IGNORED, unit=MetricUnit.Count, value=1)
         return {"status": "ignored", "reason": target.reason}
 
     mode = config.effective_mode(state, target.requested_mode if isinstance(target, ManualTarget) else None)
@@ -147,7 +143,7 @@ def _consume_sweep_batches(
             logger.warning(
                 "queue message ignored", extra={"reason": batch.reason, "message_id": record.message_id}
             )
-            metrics.add_metric(name=EVENTS_IGNORED, unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=metrics_names.EVENTS_IGNORED, unit=MetricUnit.Count, value=1)
             return
         logger.set_correlation_id(batch.sweep_id)  # the batches of one sweep share their correlation id
         target = batch.target()
@@ -166,7 +162,7 @@ def _consume_sweep_batches(
             logger.exception(
                 "sweep batch failed: SQS delivers it again", extra={"message_id": record.message_id}
             )
-            metrics.add_metric(name=ENFORCER_ERRORS, unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=metrics_names.ENFORCER_ERRORS, unit=MetricUnit.Count, value=1)
             raise
         if report.not_checked:
             logger.warning(
@@ -185,7 +181,9 @@ def _log_fan_out(sent: FanOut) -> None:
     logger.info("sweep fanned out", extra=sent.to_dict())
     for failure in sent.failures:
         logger.error("sweep batch not sent", extra={"problem": failure})
-    metrics.add_metric(name=SWEEP_BATCHES_NOT_SENT, unit=MetricUnit.Count, value=len(sent.failures))
+    metrics.add_metric(
+        name=metrics_names.SWEEP_BATCHES_NOT_SENT, unit=MetricUnit.Count, value=len(sent.failures)
+    )
 
 
 def _log_run_started(target: Target, mode: Mode) -> None:

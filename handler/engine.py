@@ -13,26 +13,27 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from handler.aws.clients import AwsClients
+from handler.aws.errors import AwsError, Sleep, error_text, is_read_operation
 from handler.aws.observe import (
-    AwsError,
-    Sleep,
     describe_repositories,
-    error_text,
-    is_read_operation,
     list_repositories,
     observe_registry,
     observe_repository,
 )
-from handler.aws.remediate import UNITS, RepositoryAppeared, Subject
+from handler.aws.remediate import Guards, RepositoryAppeared, apply
 from handler.desired import DesiredState, resolve
 from handler.drift import (
+    desired_registry,
     desired_repository,
-    registry_findings,
-    repository_findings,
+    registry_changes,
+    registry_reads,
+    repository_changes,
+    repository_reads,
     unmanaged_repository_findings,
 )
-from handler.findings import REGISTRY, Action, Finding, Origin, Report, Setting
-from handler.targets import Mode, Target
+from handler.findings import REGISTRY, REPOSITORY, Action, Finding, Origin, Report
+from handler.state import Change
+from handler.targets import Mode, Target, effective_mode
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -63,7 +64,7 @@ def run(
     AWS errors never escape: they become ``failed`` findings. ``enforcement.mode: audit`` in ``state`` wins
     over ``mode``. ``allow_mass_expiry`` lifts ``enforcement.lifecycle_guard`` for this run.
     """
-    mode = Mode.AUDIT if state.enforcement.mode == "audit" else mode
+    mode = effective_mode(mode, state.enforcement.mode)
     # Created before any thread starts: boto3 clients are thread-safe, their lazy creation is not.
     ecr = clients.ecr
     context = _RunContext(ecr, state, mode, sleep, allow_mass_expiry)
@@ -97,25 +98,17 @@ class _RunContext:
     sleep: Sleep
     allow_mass_expiry: bool = False
 
+    @property
+    def guards(self) -> Guards:
+        return Guards(self.state.enforcement.lifecycle_guard, self.allow_mass_expiry, self.sleep)
+
     def registry(self) -> list[Finding]:
-        desired = self.state.registry
+        desired = desired_registry(self.state)
         try:
-            observed = observe_registry(
-                self.ecr,
-                scanning=desired.scanning is not None,
-                pull_through_cache=desired.pull_through_cache is not None,
-            )
-            return [
-                self.remediate(f, Subject(sleep=self.sleep)) for f in registry_findings(desired, observed)
-            ]
+            observed = observe_registry(self.ecr, registry_reads(desired))
+            return [self.remediate(change) for change in registry_changes(desired, observed)]
         except Exception as error:  # isolation: the repositories are still checked
-            managed = {
-                Setting.REGISTRY_SCANNING: desired.scanning,
-                Setting.PULL_THROUGH_CACHE_RULE: desired.pull_through_cache,
-            }
-            return [
-                _failed(REGISTRY, setting, error) for setting, value in managed.items() if value is not None
-            ]
+            return [_failed(REGISTRY, setting, error) for setting in desired.values]
 
     def repository(
         self, name: str, description: RepositoryTypeDef | None, *, recheck: bool = True
@@ -129,13 +122,12 @@ class _RunContext:
             )
         desired = desired_repository(self.state, resolved)
         observed = (
-            observe_repository(self.ecr, description, desired.reads, self.sleep) if description else None
-        )
-        subject = Subject(
-            desired, observed, self.state.enforcement.lifecycle_guard, self.sleep, self.allow_mass_expiry
+            observe_repository(self.ecr, description, repository_reads(desired), self.sleep)
+            if description
+            else None
         )
         try:
-            return [self.remediate(f, subject) for f in repository_findings(desired, observed)]
+            return [self.remediate(change) for change in repository_changes(desired, observed)]
         except RepositoryAppeared as appeared:
             if not recheck:
                 raise appeared.error from None
@@ -144,11 +136,12 @@ class _RunContext:
             listed, _ = describe_repositories(self.ecr, [name], self.sleep)
             return self.repository(name, listed.get(name), recheck=False)
 
-    def remediate(self, finding: Finding, subject: Subject) -> Finding:
+    def remediate(self, change: Change) -> Finding:
+        finding = change.finding
         if self.mode is Mode.AUDIT or finding.action is not Action.DRIFT:
             return finding
         try:
-            return UNITS[finding.setting].apply(self.ecr, finding, subject)
+            return apply(self.ecr, change, self.guards)
         except AwsError as error:
             return finding.with_action(Action.FAILED, error_text(error))
 
@@ -167,7 +160,7 @@ def _jobs(
     try:
         listed, _ = describe_repositories(ecr, names, sleep)
     except AwsError as error:
-        return [], [_failed(name, Setting.REPOSITORY, error) for name in names]
+        return [], [_failed(name, REPOSITORY, error) for name in names]
     return [(name, listed.get(name)) for name in names], []
 
 
@@ -180,7 +173,7 @@ def sweep_repositories(
     try:
         listed = {r["repositoryName"]: r for r in list_repositories(ecr)}
     except AwsError as error:
-        return {}, [_failed(ALL_REPOSITORIES, Setting.REPOSITORY, error)]
+        return {}, [_failed(ALL_REPOSITORIES, REPOSITORY, error)]
     swept: dict[str, RepositoryTypeDef | None] = dict(sorted(listed.items()))
     swept.update((name, None) for name in state.repositories if name not in listed)
     return swept, []
@@ -202,7 +195,7 @@ def _check_all(
         try:
             return context.repository(name, description)
         except Exception as error:  # isolation: one repository's surprise must not stop the others
-            return [_failed(name, Setting.REPOSITORY, error)]
+            return [_failed(name, REPOSITORY, error)]
 
     results: dict[str, list[Finding]] = {}
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ecr-drift") as pool:
@@ -220,7 +213,7 @@ def _attributed(findings: list[Finding], origin: Origin | None) -> list[Finding]
     return [f.with_origin(origin) for f in findings] if origin is not None else findings
 
 
-def _failed(resource: str, setting: Setting, error: Exception) -> Finding:
+def _failed(resource: str, setting: str, error: Exception) -> Finding:
     return Finding(
         resource, setting, None, None, Action.FAILED, error=error_text(error), message="check failed"
     )

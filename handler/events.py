@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from handler.desired.models import REPOSITORY_NAME_PATTERN, DesiredState
 from handler.documents.problems import join_path
 from handler.findings import Origin
+from handler.settings import registry_settings, repository_settings
+from handler.state import RepositoryParameter
 from handler.strict_model import StrictModel
 from handler.targets import Mode, Target, sweep
 
@@ -25,34 +27,9 @@ SERVICE_EVENT = "AWS Service Event via CloudTrail"
 SCHEDULED_EVENT = "Scheduled Event"
 ECR_EVENT_SOURCE = "ecr.amazonaws.com"
 
-# Calls that change one repository's managed settings; the name is in requestParameters.repositoryName.
-REPOSITORY_CALLS = frozenset(
-    {
-        "CreateRepository",
-        "DeleteRepository",
-        "PutLifecyclePolicy",
-        "DeleteLifecyclePolicy",
-        "PutImageScanningConfiguration",
-        "PutImageTagMutability",
-        "SetRepositoryPolicy",
-        "DeleteRepositoryPolicy",
-    }
-)
-TAG_CALLS = frozenset({"TagResource", "UntagResource"})  # these name the repository by ARN
-REGISTRY_CALLS = frozenset(
-    {
-        "PutRegistryScanningConfiguration",
-        "CreatePullThroughCacheRule",
-        "UpdatePullThroughCacheRule",
-        "DeletePullThroughCacheRule",
-        "CreateRepositoryCreationTemplate",
-        "UpdateRepositoryCreationTemplate",
-        "DeleteRepositoryCreationTemplate",
-        "PutReplicationConfiguration",
-        "PutRegistryPolicy",
-        "DeleteRegistryPolicy",
-    }
-)
+# Calls that create or delete a repository (the name is in requestParameters.repositoryName); the calls that
+# change a setting are the ones the settings declare (``watched_calls``).
+REPOSITORY_EXISTENCE_CALLS = frozenset({"CreateRepository", "DeleteRepository"})
 REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/(?P<name>.+)$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):role/(?:[^/]+/)*(?P<name>[^/]+)$")
 ASSUMED_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:sts::(?P<account>[0-9]{12}):assumed-role/(?P<name>[^/]+)/.+$")
@@ -195,6 +172,24 @@ def route(event: Any, *, state: DesiredState, own_role_arn: str | None) -> Targe
     return _route_api_call(detail, state, own_role_arn)
 
 
+def repository_calls_by_parameter() -> dict[str, RepositoryParameter]:
+    """The CloudTrail calls that change a repository (its existence or a setting), each with the request
+    parameter that names the repository."""
+    calls: dict[str, RepositoryParameter] = dict.fromkeys(REPOSITORY_EXISTENCE_CALLS, "repositoryName")
+    calls.update((event.name, event.by) for s in repository_settings() for event in s.events)
+    return calls
+
+
+def registry_calls_watched() -> frozenset[str]:
+    """The CloudTrail calls that change a registry setting: the whole registry is checked again."""
+    return frozenset(call for s in registry_settings() for call in s.events)
+
+
+def watched_calls() -> tuple[str, ...]:
+    """Every call the enforcer acts on, for the EventBridge pattern (no call it ignores costs a run)."""
+    return tuple(sorted(repository_calls_by_parameter().keys() | registry_calls_watched()))
+
+
 def _route_manual(event: dict[str, Any]) -> Target | Ignored:
     try:
         invoke = ManualInvoke.model_validate(event)
@@ -211,7 +206,9 @@ def _route_api_call(
     detail: CloudTrailDetail, state: DesiredState, own_role_arn: str | None
 ) -> Target | Ignored:
     name = detail.event_name
-    if name not in REPOSITORY_CALLS | TAG_CALLS | REGISTRY_CALLS:
+    repository_calls = repository_calls_by_parameter()
+    registry_calls = registry_calls_watched()
+    if name not in repository_calls.keys() | registry_calls:
         return Ignored(f"{name} changes no setting the enforcer manages")
     identity = detail.user_identity or UserIdentity()
     principals = [arn for arn in (identity.issuer_arn, identity.arn) if arn]
@@ -222,10 +219,13 @@ def _route_api_call(
             return Ignored(f"{name} by {matched}, which matches ignore_principals {glob!r}")
     origin = _origin(detail)
     trigger = f"cloudtrail:{name}"
-    if name in REGISTRY_CALLS:
+    if name in registry_calls:
         return Target(trigger=trigger, repositories=(), registry=True, origin=origin)
     parameters = detail.request_parameters or RequestParameters()
-    repository = _name_in_arn(parameters.resource_arn) if name in TAG_CALLS else parameters.repository_name
+    if repository_calls[name] == "resourceArn":
+        repository = _name_in_arn(parameters.resource_arn)
+    else:
+        repository = parameters.repository_name
     if not repository or not _VALID_NAME.fullmatch(repository):
         return Ignored(f"{name} names no valid repository ({repository!r})", warning=True)
     return Target(trigger=trigger, repositories=(repository,), origin=origin)

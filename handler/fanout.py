@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, ValidationError
 
 from handler import engine
-from handler.aws.observe import AwsError
+from handler.aws.errors import AwsError
 from handler.events import Ignored, RepositoryName, validation_errors
 from handler.findings import Report
 from handler.strict_model import StrictModel

@@ -10,7 +10,10 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-REGISTRY = "registry"
+REGISTRY = "registry"  # the resource of a registry setting's findings
+# A finding's ``setting`` is a managed setting's name (``handler.settings``) or one of these two.
+REPOSITORY = "repository"  # a managed repository that does not exist
+UNMANAGED_REPOSITORY = "unmanaged_repository"  # a repository no name and no pattern manages
 
 
 class Action(StrEnum):
@@ -21,21 +24,6 @@ class Action(StrEnum):
     REPORTED = "reported"  # never remediated by design (encryption, unmanaged resources)
     BLOCKED = "blocked"  # remediation refused by a guard (lifecycle mass expiry)
     FAILED = "failed"  # a read or a write failed; `error` says why
-
-
-class Setting(StrEnum):
-    """The settings the enforcer compares; a finding names exactly one."""
-
-    REPOSITORY = "repository"  # a managed repository that does not exist
-    SCAN_ON_PUSH = "scan_on_push"
-    TAG_MUTABILITY = "image_tag_mutability"
-    LIFECYCLE_POLICY = "lifecycle_policy"
-    REPOSITORY_POLICY = "repository_policy"
-    TAGS = "tags"
-    ENCRYPTION = "encryption"
-    UNMANAGED_REPOSITORY = "unmanaged_repository"
-    REGISTRY_SCANNING = "registry_scanning"
-    PULL_THROUGH_CACHE_RULE = "pull_through_cache_rule"
 
 
 @dataclass(frozen=True)
@@ -58,7 +46,7 @@ class Finding:
     """
 
     resource: str
-    setting: Setting
+    setting: str
     expected: Any
     actual: Any
     action: Action = Action.DRIFT
@@ -80,7 +68,6 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["setting"] = str(self.setting)
         data["action"] = str(self.action)
         return data
 
@@ -88,8 +75,7 @@ class Finding:
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         origin = data.get("origin")
         return cls(
-            **{k: v for k, v in data.items() if k not in {"setting", "action", "origin"}},
-            setting=Setting(data["setting"]),
+            **{k: v for k, v in data.items() if k not in {"action", "origin"}},
             action=Action(data["action"]),
             origin=Origin(**origin) if origin else None,
         )

@@ -13,6 +13,13 @@ class Mode(StrEnum):
     ENFORCE = "enforce"
 
 
+def effective_mode(*sources: str | None) -> Mode:
+    """Audit always wins, wherever it comes from (``ENFORCER_MODE``, ``enforcement.mode``, a manual invoke,
+    a stack setting): the contract says audit writes nothing, anywhere, so nothing lifts an audit to enforce.
+    A source that is None says nothing."""
+    return Mode.AUDIT if Mode.AUDIT in sources else Mode.ENFORCE
+
+
 @dataclass(frozen=True)
 class Target:
     """``repositories=None`` means every repository in the account (a sweep)."""

@@ -9,8 +9,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_aws as aws
 
-from handler.aws.permissions import QUEUE_CONSUMER_IAM_ACTIONS, required_iam_actions
 from handler.desired import DesiredStateError, load_desired_state
+from handler.role import QUEUE_CONSUMER_IAM_ACTIONS, required_iam_actions
+from handler.targets import effective_mode
 from infra import package
 from infra.components.alerting import Alerting
 from infra.components.baseline import BaselineArgs, RegistryBaseline
@@ -35,7 +36,7 @@ enforcer = Enforcer(
             python_version=settings.python_version,
             platform=package.PIP_PLATFORMS[settings.architecture],
         ),
-        mode=settings.mode or state.enforcement.mode,
+        mode=effective_mode(settings.mode, state.enforcement.mode),
         iam_actions=required_iam_actions(),
         queue_consumer_iam_actions=QUEUE_CONSUMER_IAM_ACTIONS,
         findings_topic_arn=alerting.topic.arn,

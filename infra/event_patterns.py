@@ -1,23 +1,14 @@
 """The EventBridge patterns that wake the enforcer, as plain dicts (tested by routing events through moto).
 
-The watched calls are the router's own lists (``handler.events``), so a call the enforcer acts on is never
-filtered out before it arrives, and no call it ignores costs an invocation.
+The watched calls are the router's (``handler.events.watched_calls``, from the settings' declarations), so a
+call the enforcer acts on is never filtered out before it arrives, and no call it ignores costs an invocation.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from handler.events import (
-    API_CALL,
-    ECR_EVENT_SOURCE,
-    REGISTRY_CALLS,
-    REPOSITORY_CALLS,
-    SERVICE_EVENT,
-    TAG_CALLS,
-)
-
-WATCHED_API_CALLS: tuple[str, ...] = tuple(sorted(REPOSITORY_CALLS | TAG_CALLS | REGISTRY_CALLS))
+from handler.events import API_CALL, ECR_EVENT_SOURCE, SERVICE_EVENT, watched_calls
 
 
 def api_call_pattern(enforcer_role_arn: str) -> dict[str, Any]:
@@ -28,7 +19,7 @@ def api_call_pattern(enforcer_role_arn: str) -> dict[str, Any]:
         "detail-type": [API_CALL],
         "detail": {
             "eventSource": [ECR_EVENT_SOURCE],
-            "eventName": list(WATCHED_API_CALLS),
+            "eventName": list(watched_calls()),
             "errorCode": [{"exists": False}],  # a failed call changed nothing
             # `anything-but` never matches a missing field, and root and IAM users have no sessionIssuer:
             # `$or` with `exists: false` keeps their calls. The router still drops the enforcer's own.

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from handler import metrics
 from handler.cli.lambda_context import FakeLambdaContext
 from tests.conftest import ACCOUNT_ID, EVENTS_DIR, EXAMPLE_PATH, REGION
 
@@ -20,7 +21,7 @@ ENFORCER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/ecr-drift-enforcer"
 # The console user of the event files (an IAM Identity Center session).
 CONSOLE_ROLE = "AWSReservedSSO_AdministratorAccess_0123abcd4567ef89"
 CONSOLE_SESSION = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{CONSOLE_ROLE}/jane.doe@example.com"
-NAMESPACE = "ECRDriftEnforcer"
+NAMESPACE = metrics.NAMESPACE
 SWEEP_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:ecr-drift-sweep"
 
 

@@ -1,18 +1,19 @@
-"""The IAM actions the enforcer needs, derived from the code that makes the calls. Pulumi builds the role
-from :func:`required_iam_actions`; the SQS event source mapping of a fanned-out sweep (``SWEEP_QUEUE_URL``)
-also needs :data:`QUEUE_CONSUMER_IAM_ACTIONS` on the queue."""
+"""The ECR (and ECR-implied) IAM actions the engine needs, derived from the settings' declared reads and
+writes; ``handler.role`` adds what the publishers and the sweep fan-out declare."""
 
 from __future__ import annotations
 
-from handler.aws.observe import READ_IAM_ACTIONS
-from handler.aws.remediate import iam_actions as remediation_iam_actions
-from handler.fanout import FANOUT_IAM_ACTIONS, QUEUE_CONSUMER_IAM_ACTIONS
-from handler.publish import PUBLISH_IAM_ACTIONS
-
-__all__ = ["QUEUE_CONSUMER_IAM_ACTIONS", "required_iam_actions"]
+from handler.aws.observe import LIST_READ
+from handler.drift import CREATE_REPOSITORY_WRITE
+from handler.settings import registry_settings, repository_settings
 
 
-def required_iam_actions() -> list[str]:
-    """Every action a run may call: reads, each remediation unit's actions, the publishers' and the sweep
-    fan-out's."""
-    return sorted({*READ_IAM_ACTIONS, *remediation_iam_actions(), *PUBLISH_IAM_ACTIONS, *FANOUT_IAM_ACTIONS})
+def engine_iam_actions() -> list[str]:
+    """Listing repositories, recreating a missing one, and every registered setting's reads and writes."""
+    return sorted(
+        {
+            LIST_READ.iam_action,
+            *CREATE_REPOSITORY_WRITE.iam_actions,
+            *(action for s in (*repository_settings(), *registry_settings()) for action in s.iam_actions),
+        }
+    )

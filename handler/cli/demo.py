@@ -22,10 +22,12 @@ import boto3
 from rich.console import Console
 from rich.markup import escape
 
+from handler import metrics
 from handler.cli.lambda_context import FakeLambdaContext
 from handler.cli.render import ACTION_STYLE
 from handler.desired import DesiredState, RepositorySettings, resolve
 from handler.findings import Finding, Origin
+from handler.settings.creation_templates import creation_templates
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -207,6 +209,24 @@ def drift_scenarios(state: DesiredState) -> list[Drift]:
                 {"ecrRepositoryPrefix": prefix},
             )
         )
+    if state.registry.replication:
+        drifts.append(
+            Drift(
+                "replication turned off in the console",
+                "PutReplicationConfiguration",
+                {"replicationConfiguration": {"rules": []}},
+            )
+        )
+    if state.registry.policy_statements:
+        drifts.append(Drift("registry policy deleted", "DeleteRegistryPolicy", {}))
+    for prefix in sorted(creation_templates(state))[:1]:
+        drifts.append(
+            Drift(
+                f"repository creation template `{prefix}` deleted",
+                "DeleteRepositoryCreationTemplate",
+                {"prefix": prefix},
+            )
+        )
     if state.enforcement.recreate_missing_repositories and len(state.repositories) > 1:
         name = list(state.repositories)[1]
         drifts.append(
@@ -243,8 +263,8 @@ def embedded_aws(desired: Path, verbose: bool) -> Iterator[None]:
         "AWS_REGION": REGION,
         "DESIRED_STATE_PATH": str(desired.resolve()),
         "ENFORCER_ROLE_ARN": ENFORCER_ROLE,
-        "POWERTOOLS_SERVICE_NAME": "ecr-drift-enforcer",
-        "POWERTOOLS_METRICS_NAMESPACE": "ECRDriftEnforcer",
+        "POWERTOOLS_SERVICE_NAME": metrics.SERVICE,
+        "POWERTOOLS_METRICS_NAMESPACE": metrics.NAMESPACE,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "false" if verbose else "true",
         "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "ERROR",

@@ -1,12 +1,14 @@
 """Test double: the ECR control-plane APIs that moto 5.2 lacks, added onto moto's own ECR service.
 
-moto's ECR has no pull-through cache rules and no repository creation templates, and its
-DescribeRepositories ignores ``maxResults``/``nextToken``. The enforcer reads and writes all three, so
+moto's ECR has no pull-through cache rules and no repository creation templates, its
+DescribeRepositories ignores ``maxResults``/``nextToken`` and its replication takes one rule at most. The
+enforcer reads and writes all of them, so
 ``install_ecr_double()`` adds to ``moto.ecr.responses.ECRResponse`` (moto dispatches an API action to
 the snake_case method of that class):
 
 - Create/Describe/Update/Delete/ValidatePullThroughCacheRule;
 - Create/Describe/Update/DeleteRepositoryCreationTemplate;
+- PutReplicationConfiguration with ECR's limits (moto accepts one rule at most);
 - a paging DescribeRepositories (1-1000 a page, 100 by default, opaque ``nextToken``, sorted by name);
 - optional AWS-style rewriting of the documents GetRepositoryPolicy and GetLifecyclePolicy return
   (``set_aws_document_rewriting``), because moto returns them verbatim and AWS does not.
@@ -561,6 +563,27 @@ def _get_lifecycle_policy(self: ECRResponse) -> ActionResult:
     return ActionResult(result)
 
 
+# --- PutReplicationConfiguration with ECR's limits ---------------------------------------------------
+
+_MAX_REPLICATION_RULES = 10
+_MAX_REPLICATION_DESTINATIONS = 25  # unique, across all rules
+
+
+def _put_replication_configuration(self: ECRResponse) -> ActionResult:
+    """ECR's limits (moto refuses more than one rule as "This feature is disabled")."""
+    configuration: dict[str, Any] = self._get_param("replicationConfiguration")
+    rules = configuration.get("rules", [])
+    if len(rules) > _MAX_REPLICATION_RULES:
+        raise _invalid("replicationConfiguration.rules", f"at most {_MAX_REPLICATION_RULES} rules")
+    destinations = {(d["region"], d["registryId"]) for rule in rules for d in rule["destinations"]}
+    if len(destinations) > _MAX_REPLICATION_DESTINATIONS:
+        raise _invalid("replicationConfiguration", f"at most {_MAX_REPLICATION_DESTINATIONS} destinations")
+    if (self.region, self.current_account) in destinations:
+        raise _invalid("replicationConfiguration", "Replication destination cannot be the same as the source")
+    self.ecr_backend.replication_config = configuration
+    return ActionResult({"replicationConfiguration": configuration})
+
+
 _ADDED_ACTIONS: dict[str, Callable[[ECRResponse], ActionResult]] = {
     "create_pull_through_cache_rule": _create_pull_through_cache_rule,
     "describe_pull_through_cache_rules": _describe_pull_through_cache_rules,
@@ -574,6 +597,7 @@ _ADDED_ACTIONS: dict[str, Callable[[ECRResponse], ActionResult]] = {
     "describe_repositories": _describe_repositories,
     "get_repository_policy": _get_repository_policy,
     "get_lifecycle_policy": _get_lifecycle_policy,
+    "put_replication_configuration": _put_replication_configuration,
 }
 
 

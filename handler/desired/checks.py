@@ -10,7 +10,12 @@ from handler.desired.resolution import overlay, tied_patterns
 from handler.desired.upstreams import KNOWN_UPSTREAM_HOSTS, needs_credentials, upstream_registry
 from handler.documents.lifecycle import compile_lifecycle_policy
 from handler.documents.problems import DocumentError, Problem, path_key
+from handler.documents.registry_policy import build_registry_policy
+from handler.documents.replication import replication_problems
 from handler.documents.repository_policy import MANAGED_SIDS, build_repository_policy
+
+# (region, account id) of the registry the desired state is applied to; either is None when unknown.
+Home = tuple[str | None, str | None]
 
 
 def _settings_blocks(state: DesiredState) -> Iterator[tuple[str, RepositorySettings]]:
@@ -117,8 +122,42 @@ def _scanning_problems(state: DesiredState) -> list[Problem]:
     return problems
 
 
-def semantic_problems(state: DesiredState) -> list[Problem]:
-    """Every problem the models alone cannot see, each with its JSON path."""
+def _replication_problems(state: DesiredState, home: Home | None) -> list[Problem]:
+    rules = state.registry.replication
+    if rules is None:
+        return []
+    return [p.under("registry.replication") for p in replication_problems(rules, home=home)]
+
+
+def replication_problems_for_home(
+    state: DesiredState, region: str | None, account_id: str | None
+) -> list[Problem]:
+    """The replication problems of ``state`` applied to the registry in ``region`` of ``account_id``.
+
+    For a caller that loaded the desired state without ``home`` and learns the region and account later:
+    beyond what loading found, a rule that replicates into this very registry (or lists it twice, once
+    without and once with this account's id).
+    """
+    return _replication_problems(state, (region, account_id))
+
+
+def _registry_policy_problems(state: DesiredState) -> list[Problem]:
+    statements = state.registry.policy_statements
+    if statements is None:
+        return []
+    try:
+        build_registry_policy(statements)
+    except DocumentError as error:
+        return [p.under("registry") for p in error.problems]
+    return []
+
+
+def semantic_problems(state: DesiredState, *, home: Home | None = None) -> list[Problem]:
+    """Every problem the models alone cannot see, each with its JSON path.
+
+    ``home`` is the (region, account id) of the registry, when known: then a replication rule into this very
+    registry is a problem too.
+    """
     problems: list[Problem] = []
     for path, settings in _settings_blocks(state):
         problems += _block_problems(path, settings)
@@ -134,6 +173,8 @@ def semantic_problems(state: DesiredState) -> list[Problem]:
     for prefix, rule in (state.registry.pull_through_cache or {}).items():
         problems += _cache_rule_problems(prefix, rule)
     problems += _scanning_problems(state)
+    problems += _replication_problems(state, home)
+    problems += _registry_policy_problems(state)
     reserved = sorted(set(state.enforcement.keep_policy_sids) & MANAGED_SIDS)
     if reserved:
         problems.append(

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from handler.desired.checks import semantic_problems
+from handler.desired.checks import Home, semantic_problems
 from handler.desired.models import PATTERN_MEANINGS, UNION_TAGS, DesiredState
 from handler.documents.problems import Problem, join_path, path_key
 
@@ -166,35 +166,43 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
     return problems
 
 
-def validate_document(data: Any) -> tuple[DesiredState | None, list[Problem]]:
-    """Validate parsed JSON: the models first, then the checks across fields."""
+def validate_document(data: Any, *, home: Home | None = None) -> tuple[DesiredState | None, list[Problem]]:
+    """Validate parsed JSON: the models first, then the checks across fields.
+
+    ``home``, the (region, account id) of the registry when known, adds the checks that need it.
+    """
     try:
         state = DesiredState.model_validate(data, by_alias=True)
     except ValidationError as error:
         return None, _pydantic_problems(error)
-    problems = semantic_problems(state)
+    problems = semantic_problems(state, home=home)
     return (None, problems) if problems else (state, [])
 
 
-def load_desired_state_text(text: str, source: str = "desired_state.json") -> DesiredState:
+def load_desired_state_text(
+    text: str, source: str = "desired_state.json", *, home: Home | None = None
+) -> DesiredState:
     """Parse and validate; raises :class:`DesiredStateError` listing every problem."""
     data, problems = parse_json_text(text)
     if not problems:
-        state, problems = validate_document(data)
+        state, problems = validate_document(data, home=home)
         if state is not None:
             return state
     raise DesiredStateError(source, sorted(set(problems), key=lambda p: (p.path, p.message)))
 
 
-def load_desired_state(path: str | Path) -> DesiredState:
-    """Read and validate ``path``; raises :class:`DesiredStateError` on any problem."""
+def load_desired_state(path: str | Path, *, home: Home | None = None) -> DesiredState:
+    """Read and validate ``path``; raises :class:`DesiredStateError` on any problem.
+
+    ``home``: the (region, account id) of the registry it is applied to, when known (``semantic_problems``).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise DesiredStateError(str(path), [Problem("", f"cannot read {path}: {reason}")]) from None
-    return load_desired_state_text(text, str(path))
+    return load_desired_state_text(text, str(path), home=home)
 
 
 __all__ = [

@@ -6,11 +6,11 @@ Checks that need more than one field (pattern ties, contradictions, documents EC
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from handler.documents.lifecycle import LifecycleRule, RawLifecyclePolicy
+from handler.desired.lifecycle_rules import LifecycleRule, RawLifecyclePolicy
 from handler.strict_model import StrictModel
 
 # Patterns from botocore's ECR service model, anchored.
@@ -31,6 +31,13 @@ SECRET_ARN_PATTERN = (
 )
 PRINCIPAL_GLOB_PATTERN = r"^arn:aws[a-z-]*:(?:iam|sts)::[0-9*]{1,12}:[A-Za-z0-9_+=,.@/*-]+$"
 SID_PATTERN = r"^[A-Za-z0-9]+$"
+REGION_PATTERN = r"^[0-9a-z-]{2,25}$"
+REPLICATION_PREFIX_PATTERN = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]*)*/)*[a-z0-9]*(?:[._-][a-z0-9]*)*$"
+
+# ECR's replication limits (service quotas; botocore's model says no more than the list shapes allow).
+MAX_REPLICATION_RULES = 10
+MAX_REPLICATION_DESTINATIONS = 25  # unique destinations, across all rules
+MAX_REPLICATION_FILTERS = 100  # repository filters in one rule
 
 # What each pattern means, for error messages a person can act on (a regex is no explanation).
 PATTERN_MEANINGS: dict[str, str] = {
@@ -49,14 +56,19 @@ PATTERN_MEANINGS: dict[str, str] = {
     SECRET_ARN_PATTERN: "a Secrets Manager secret ARN whose name starts with `ecr-pullthroughcache/`",
     PRINCIPAL_GLOB_PATTERN: "an IAM or STS ARN, `*` allowed (arn:aws:iam::*:role/pulumi-deploy)",
     SID_PATTERN: "a Sid: letters and digits only",
+    REGION_PATTERN: "an AWS Region name such as eu-central-1",
+    REPLICATION_PREFIX_PATTERN: (
+        "a repository name prefix: lowercase letters and digits, separated by `.`, `_`, `-` or `/`"
+    ),
 }
 
 AccountId = Annotated[str, Field(pattern=ACCOUNT_ID_PATTERN, description="A 12-digit AWS account id.")]
+NonEmptyString = Annotated[str, Field(min_length=1)]
 TagFilter = Annotated[str, Field(pattern=TAG_FILTER_PATTERN, description="A tag filter; `*` is a wildcard.")]
 
 
-class PolicyStatement(StrictModel):
-    """An IAM statement of a repository policy. A repository policy names no ``Resource``."""
+class IamStatement(StrictModel):
+    """What repository and registry policy statements share; checks of statements take this type."""
 
     Sid: str = Field(pattern=SID_PATTERN, max_length=100)
     Effect: Literal["Allow", "Deny"]
@@ -66,6 +78,25 @@ class PolicyStatement(StrictModel):
     NotAction: str | list[str] | None = None
     Condition: dict[str, dict[str, Any]] | None = None
 
+    @field_validator("Principal")
+    @classmethod
+    def _principal_string_is_everyone(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "*":
+            raise ValueError('a string `Principal` can only be "*"; name others in an object: {"AWS": [...]}')
+        return value
+
+    @model_validator(mode="after")
+    def _principal_and_action(self) -> Self:
+        if (self.Principal is None) == (self.NotPrincipal is None):
+            raise ValueError("give exactly one of `Principal` and `NotPrincipal`")
+        if (self.Action is None) == (self.NotAction is None):
+            raise ValueError("give exactly one of `Action` and `NotAction`")
+        return self
+
+
+class PolicyStatement(IamStatement):
+    """An IAM statement of a repository policy. A repository policy names no ``Resource``."""
+
     @model_validator(mode="before")
     @classmethod
     def _no_resource(cls, value: Any) -> Any:
@@ -73,13 +104,24 @@ class PolicyStatement(StrictModel):
             raise ValueError("a repository policy statement must not have `Resource` (ECR rejects it)")
         return value
 
-    @model_validator(mode="after")
-    def _principal_and_action(self) -> PolicyStatement:
-        if (self.Principal is None) == (self.NotPrincipal is None):
-            raise ValueError("give exactly one of `Principal` and `NotPrincipal`")
-        if (self.Action is None) == (self.NotAction is None):
-            raise ValueError("give exactly one of `Action` and `NotAction`")
-        return self
+
+def _resource_kind(value: Any) -> str:
+    return "Resource:list" if isinstance(value, list) else "Resource:string"
+
+
+ResourceField = Annotated[
+    Annotated[NonEmptyString, Tag("Resource:string")]
+    | Annotated[list[NonEmptyString], Field(min_length=1), Tag("Resource:list")],
+    Discriminator(_resource_kind),
+]
+
+
+class RegistryPolicyStatement(IamStatement):
+    """An IAM statement of the registry policy (replication, pull through cache); it names a ``Resource``."""
+
+    Resource: ResourceField = Field(
+        description="The repositories it applies to, e.g. `arn:aws:ecr:<region>:<account>:repository/*`."
+    )
 
 
 class Encryption(StrictModel):
@@ -106,7 +148,7 @@ LifecycleField = Annotated[
     Discriminator(_lifecycle_kind),
 ]
 # Union tags pydantic puts into error locations; they are not part of the user's JSON path.
-UNION_TAGS = frozenset({"shorthand-rules", "raw-policy"})
+UNION_TAGS = frozenset({"shorthand-rules", "raw-policy", "Resource:string", "Resource:list"})
 
 
 def absent_not_null(schema: dict[str, Any]) -> None:
@@ -212,6 +254,32 @@ class PullThroughCacheRule(StrictModel):
     upstream_repository_prefix: str | None = Field(default=None, min_length=2, max_length=30)
 
 
+class ReplicationDestination(StrictModel):
+    region: str = Field(
+        pattern=REGION_PATTERN, description="The Region to replicate to, e.g. `eu-central-1`."
+    )
+    account_id: AccountId | None = Field(
+        default=None, description="The account whose registry receives the images; absent: this account."
+    )
+
+
+class ReplicationRule(StrictModel):
+    destinations: list[ReplicationDestination] = Field(
+        min_length=1,
+        max_length=MAX_REPLICATION_DESTINATIONS,
+        description="Where the images go; each destination once.",
+    )
+    repository_prefixes: (
+        list[Annotated[str, Field(min_length=2, max_length=256, pattern=REPLICATION_PREFIX_PATTERN)]] | None
+    ) = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_REPLICATION_FILTERS,
+        description="Replicate only repositories whose names start with one of these (ECR's PREFIX_MATCH); "
+        "absent: every repository.",
+    )
+
+
 class Registry(StrictModel):
     scanning: RegistryScanning | None = Field(default=None, description="Absent: not managed.")
     pull_through_cache: (
@@ -221,6 +289,17 @@ class Registry(StrictModel):
         ]
         | None
     ) = Field(default=None, max_length=50, description="ECR repository prefix → upstream registry.")
+    replication: list[ReplicationRule] | None = Field(
+        default=None,
+        max_length=MAX_REPLICATION_RULES,
+        description="Registry replication rules (at most 25 unique destinations across them); "
+        "`[]`: no replication; absent: not managed.",
+    )
+    policy_statements: list[RegistryPolicyStatement] | None = Field(
+        default=None,
+        description="The registry policy: IAM statements, each with a unique Sid and a `Resource`; "
+        "`[]`: the registry must have no policy; absent: not managed.",
+    )
 
 
 class DesiredState(StrictModel):

@@ -15,15 +15,11 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from typing import Any, Literal, TypeGuard
+from typing import Any, TypeGuard
 
-from pydantic import Field
-
+from handler.desired.lifecycle_rules import LifecycleRule, LifecycleSpec, RawLifecyclePolicy
 from handler.documents.canonical_json import dumps, loads_object
 from handler.documents.problems import DocumentError, Problem
-from handler.strict_model import StrictModel
-
-TagStatus = Literal["tagged", "untagged", "any"]
 
 MAX_RULES = 50
 MAX_POLICY_CHARS = 30_720  # botocore's LifecyclePolicyText max; its min (100) is below any valid policy
@@ -43,59 +39,6 @@ _STORAGE_CLASS_OF = {"sinceImageTransitioned": "archive"}
 _ACTION_OF = {"sinceImagePulled": "transition", "sinceImageTransitioned": "expire"}
 
 
-class LifecycleRule(StrictModel):
-    """One shorthand rule. Its priority is its position in the list (1, 2, 3, …)."""
-
-    description: str | None = Field(default=None, max_length=256)
-    tag_status: TagStatus | None = Field(
-        default=None,
-        description="Default: `tagged` when tag_prefixes or tag_patterns is given, else `any`.",
-    )
-    tag_prefixes: list[str] | None = Field(default=None, min_length=1, max_length=100)
-    tag_patterns: list[str] | None = Field(default=None, min_length=1, max_length=100)
-    max_images: int | None = Field(
-        default=None, ge=1, le=10_000, description="Keep the newest N images (imageCountMoreThan)."
-    )
-    max_age_days: int | None = Field(
-        default=None, ge=1, le=36_500, description="Expire images pushed more than N days ago."
-    )
-
-    @property
-    def effective_tag_status(self) -> TagStatus:
-        if self.tag_status is not None:
-            return self.tag_status
-        return "tagged" if (self.tag_prefixes or self.tag_patterns) else "any"
-
-    def to_ecr_rule(self, priority: int) -> dict[str, Any]:
-        selection: dict[str, Any] = {"tagStatus": self.effective_tag_status}
-        if self.tag_prefixes is not None:
-            selection["tagPrefixList"] = list(self.tag_prefixes)
-        if self.tag_patterns is not None:
-            selection["tagPatternList"] = list(self.tag_patterns)
-        if self.max_images is not None:
-            selection["countType"] = "imageCountMoreThan"
-            selection["countNumber"] = self.max_images
-        elif self.max_age_days is not None:
-            selection["countType"] = "sinceImagePushed"
-            selection["countUnit"] = "days"
-            selection["countNumber"] = self.max_age_days
-        rule: dict[str, Any] = {"rulePriority": priority}
-        if self.description:
-            rule["description"] = self.description
-        rule["selection"] = selection
-        rule["action"] = {"type": "expire"}
-        return rule
-
-
-class RawLifecyclePolicy(StrictModel):
-    """An ECR lifecycle policy object given verbatim, for rule kinds the shorthand does not cover."""
-
-    raw: dict[str, Any]
-
-
-LifecycleSpec = list[LifecycleRule] | RawLifecyclePolicy
-
-
 def compile_lifecycle_policy(spec: LifecycleSpec) -> dict[str, Any]:
     """The ECR lifecycle policy document for ``spec``; raises :class:`DocumentError` if ECR would reject it.
 
@@ -107,12 +50,34 @@ def compile_lifecycle_policy(spec: LifecycleSpec) -> dict[str, Any]:
         problems = [p.under("raw") for p in validate_lifecycle_policy(document)]
     else:
         problems = _shorthand_problems(spec)
-        document = {"rules": [rule.to_ecr_rule(i) for i, rule in enumerate(spec, start=1)]}
+        document = {"rules": [ecr_rule(rule, i) for i, rule in enumerate(spec, start=1)]}
         if spec and not problems:
             problems = [_shorthand_path(p) for p in validate_lifecycle_policy(document)]
     if problems:
         raise DocumentError(problems)
     return document
+
+
+def ecr_rule(rule: LifecycleRule, priority: int) -> dict[str, Any]:
+    """The ECR lifecycle rule that shorthand ``rule`` compiles to, at ``priority``."""
+    selection: dict[str, Any] = {"tagStatus": rule.effective_tag_status}
+    if rule.tag_prefixes is not None:
+        selection["tagPrefixList"] = list(rule.tag_prefixes)
+    if rule.tag_patterns is not None:
+        selection["tagPatternList"] = list(rule.tag_patterns)
+    if rule.max_images is not None:
+        selection["countType"] = "imageCountMoreThan"
+        selection["countNumber"] = rule.max_images
+    elif rule.max_age_days is not None:
+        selection["countType"] = "sinceImagePushed"
+        selection["countUnit"] = "days"
+        selection["countNumber"] = rule.max_age_days
+    compiled: dict[str, Any] = {"rulePriority": priority}
+    if rule.description:
+        compiled["description"] = rule.description
+    compiled["selection"] = selection
+    compiled["action"] = {"type": "expire"}
+    return compiled
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,14 +1,15 @@
-"""Tag mutability and its exclusion filters, compared and applied as ONE value.
+"""Tag mutability and its exclusion filters as ONE value, compiled from the desired state.
 
 ECR encodes "immutable except these tags" as ``IMMUTABLE_WITH_EXCLUSION`` plus a filter list; comparing the
-value and the filters separately would report half a change and apply an invalid combination.
+value and the filters separately would report half a change and apply an invalid combination. How the value
+is read from and written to ECR is the setting's (``handler.settings.tag_mutability``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from typing import Literal, cast, get_args
 
 MutabilityValue = Literal["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"]
 _VALUES: frozenset[str] = frozenset(get_args(MutabilityValue))
@@ -38,33 +39,10 @@ def desired_tag_mutability(mutability: str, exclusions: Sequence[str] | None) ->
     if mutability not in ("MUTABLE", "IMMUTABLE"):
         raise ValueError(f"image_tag_mutability must be MUTABLE or IMMUTABLE, not {mutability!r}")
     if exclusions:
-        return TagMutability(_value(mutability + _WITH_EXCLUSION), tuple(exclusions))
-    return TagMutability(_value(mutability))
+        return TagMutability(mutability_value(mutability + _WITH_EXCLUSION), tuple(exclusions))
+    return TagMutability(mutability_value(mutability))
 
 
-def observed_tag_mutability(repository: Mapping[str, Any]) -> TagMutability:
-    """From one ``repositories`` entry of DescribeRepositories."""
-    value = _value(repository.get("imageTagMutability", "MUTABLE"))  # ECR's default
-    if not value.endswith(_WITH_EXCLUSION):
-        # Filters left over beside a plain value have no effect; counting them would be drift nobody can fix.
-        return TagMutability(value)
-    filters = repository.get("imageTagMutabilityExclusionFilters") or []
-    unknown = {f.get("filterType") for f in filters} - {FILTER_TYPE}
-    if unknown:
-        raise ValueError(f"unknown image tag mutability exclusion filter types {sorted(map(str, unknown))}")
-    return TagMutability(value, tuple(f["filter"] for f in filters))
-
-
-def to_api(mutability: TagMutability) -> dict[str, Any]:
-    """The PutImageTagMutability / CreateRepository parameters for ``mutability``."""
-    parameters: dict[str, Any] = {"imageTagMutability": mutability.value}
-    if mutability.exclusions:
-        parameters["imageTagMutabilityExclusionFilters"] = [
-            {"filter": f, "filterType": FILTER_TYPE} for f in mutability.exclusions
-        ]
-    return parameters
-
-
-def _value(text: str) -> MutabilityValue:
+def mutability_value(text: str) -> MutabilityValue:
     # Checked by TagMutability.__post_init__, which every value reaches.
     return cast(MutabilityValue, text)

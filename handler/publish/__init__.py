@@ -4,7 +4,7 @@ Security Hub.
 Publishing never fails a run: a channel that errors is logged, counted (``PublishFailures``) and named in the
 returned list, and the findings are still in the logs and in the Lambda's response.
 
-Metrics (namespace from ``POWERTOOLS_METRICS_NAMESPACE``, ``ECRDriftEnforcer`` in the function):
+Metrics (names in :mod:`handler.metrics`; namespace from ``POWERTOOLS_METRICS_NAMESPACE``):
 ``DriftDetected`` (differences found: drift, remediated, blocked, reported), ``DriftRemediated``,
 ``RemediationFailed`` (a read or a write failed), ``RepositoriesChecked``, ``RepositoriesNotChecked`` (out of
 time), each without dimensions for alarms; the first three also per setting, in one EMF blob per setting
@@ -23,6 +23,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from handler.findings import Action, Report
+from handler.metrics import (
+    DRIFT_DETECTED,
+    DRIFT_REMEDIATED,
+    PUBLISH_FAILURES,
+    REMEDIATION_FAILED,
+    REPOSITORIES_CHECKED,
+    REPOSITORIES_NOT_CHECKED,
+)
 from handler.publish import eventbridge, securityhub, sns
 from handler.publish.text import finding_title
 
@@ -32,12 +40,6 @@ if TYPE_CHECKING:
 
 PUBLISH_IAM_ACTIONS = tuple(sorted({*sns.IAM_ACTIONS, *eventbridge.IAM_ACTIONS, *securityhub.IAM_ACTIONS}))
 
-DRIFT_DETECTED = "DriftDetected"
-DRIFT_REMEDIATED = "DriftRemediated"
-REMEDIATION_FAILED = "RemediationFailed"
-REPOSITORIES_CHECKED = "RepositoriesChecked"
-REPOSITORIES_NOT_CHECKED = "RepositoriesNotChecked"
-PUBLISH_FAILURES = "PublishFailures"
 COUNTED: dict[str, frozenset[Action]] = {
     DRIFT_DETECTED: frozenset({Action.DRIFT, Action.REMEDIATED, Action.BLOCKED, Action.REPORTED}),
     DRIFT_REMEDIATED: frozenset({Action.REMEDIATED}),

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from handler.desired.models import REPOSITORY_NAME_PATTERN
-from handler.findings import REGISTRY, Action, Finding, Report, Setting
+from handler.findings import REGISTRY, REPOSITORY, UNMANAGED_REPOSITORY, Action, Finding, Report
 from handler.publish.text import origin_text, value_text
+from handler.settings import registry_settings, repository_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_securityhub import SecurityHubClient
@@ -45,13 +46,15 @@ FIELD = "ecr-drift-enforcer/"  # prefix of the ProductFields keys this module wr
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
 BATCH = 100  # BatchImportFindings' and BatchUpdateFindings' limit a call
 FILTER_VALUES = 20  # GetFindings' limit on the values of one filter attribute
-SEVERITY: dict[Setting, SeverityLabelType] = {
-    Setting.REPOSITORY: "HIGH",
-    Setting.REPOSITORY_POLICY: "HIGH",
-    Setting.LIFECYCLE_POLICY: "LOW",
-    Setting.TAGS: "LOW",
-    Setting.UNMANAGED_REPOSITORY: "LOW",
-}  # every other setting: MEDIUM
+# Beyond what each managed setting declares (``severity``).
+SEVERITY: dict[str, SeverityLabelType] = {REPOSITORY: "HIGH", UNMANAGED_REPOSITORY: "LOW"}
+
+
+def severity(setting: str) -> SeverityLabelType:
+    declared = {s.name: s.severity for s in (*repository_settings(), *registry_settings())}
+    return SEVERITY.get(setting) or declared.get(setting, "MEDIUM")
+
+
 _REPOSITORY_NAME = re.compile(REPOSITORY_NAME_PATTERN)
 
 
@@ -149,7 +152,7 @@ def _from_finding(finding: Finding, account: Account, now: str, trigger: str) ->
         setting=str(finding.setting),
         key=finding.key,
         passed=passed,
-        severity="INFORMATIONAL" if passed else SEVERITY.get(finding.setting, "MEDIUM"),
+        severity="INFORMATIONAL" if passed else severity(finding.setting),
         title=f"ECR {finding.label} of {finding.resource} differs from the desired state",
         description=" ".join(line for line in lines if line),
         created_at=now,

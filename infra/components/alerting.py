@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.enforcer import METRICS_NAMESPACE
+from handler import metrics
 from infra.config import APP_NAME, StackSettings
 
 PERIOD_SECONDS = 300
@@ -34,7 +34,7 @@ def alarm_specs(settings: StackSettings) -> list[AlarmSpec]:
     service = {"service": APP_NAME}
 
     def enforcer(metric: str, description: str) -> AlarmSpec:
-        return AlarmSpec(metric, description, METRICS_NAMESPACE, metric, service)
+        return AlarmSpec(metric, description, metrics.NAMESPACE, metric, service)
 
     def queue_depth(name: str, description: str, queue: str) -> AlarmSpec:
         return AlarmSpec(
@@ -47,12 +47,13 @@ def alarm_specs(settings: StackSettings) -> list[AlarmSpec]:
         )
 
     specs = [
-        enforcer("DriftDetected", "A managed ECR setting differed from desired_state.json"),
-        enforcer("RemediationFailed", "The enforcer could not re-apply a drifted setting"),
+        enforcer(metrics.DRIFT_DETECTED, "A managed ECR setting differed from desired_state.json"),
+        enforcer(metrics.REMEDIATION_FAILED, "The enforcer could not re-apply a drifted setting"),
         enforcer(
-            "DesiredStateInvalid", "The deployed desired_state.json does not validate: nothing is enforced"
+            metrics.DESIRED_STATE_INVALID,
+            "The deployed desired_state.json does not validate: nothing is enforced",
         ),
-        enforcer("EnforcerErrors", "The enforcer failed unexpectedly"),
+        enforcer(metrics.ENFORCER_ERRORS, "The enforcer failed unexpectedly"),
         AlarmSpec(
             "LambdaErrors",
             "The enforcer function raised or timed out",
@@ -69,7 +70,7 @@ def alarm_specs(settings: StackSettings) -> list[AlarmSpec]:
     if settings.sweep_fan_out:
         specs += [
             enforcer(
-                "SweepBatchesNotSent",
+                metrics.SWEEP_BATCHES_NOT_SENT,
                 "A scheduled sweep could not queue some batches: their repositories were not checked",
             ),
             queue_depth(
@@ -85,29 +86,29 @@ def dashboard_body(settings: StackSettings) -> dict[str, Any]:
     """Drift, remediations and failures over time, the sweep size, the function's health and its queues."""
     region = settings.region
     function = ("FunctionName", settings.function_name)
-    failures = ["RemediationFailed", "DesiredStateInvalid", "EnforcerErrors"]
+    failures = [metrics.REMEDIATION_FAILED, metrics.DESIRED_STATE_INVALID, metrics.ENFORCER_ERRORS]
     dead_letter_queues = [settings.dead_letter_queue_name]
     if settings.sweep_fan_out:
-        failures.append("SweepBatchesNotSent")
+        failures.append(metrics.SWEEP_BATCHES_NOT_SENT)
         dead_letter_queues.append(settings.sweep_dead_letter_queue_name)
 
     def queue_metric(metric: str, queue: str, **options: str) -> list[Any]:
         return ["AWS/SQS", metric, "QueueName", queue, *([options] if options else [])]
 
-    def enforcer_metrics(*metrics: str) -> list[list[Any]]:
+    def enforcer_metrics(*names: str) -> list[list[Any]]:
         # SEARCH draws every dimension set a metric is published with, whatever the publisher adds.
         search = "SEARCH('Namespace=\"{namespace}\" MetricName=\"{metric}\"', 'Sum', {period})"
         return [
             [
                 {
                     "expression": search.format(
-                        namespace=METRICS_NAMESPACE, metric=metric, period=PERIOD_SECONDS
+                        namespace=metrics.NAMESPACE, metric=metric, period=PERIOD_SECONDS
                     ),
                     "id": f"m{index}",
                     "label": metric,
                 }
             ]
-            for index, metric in enumerate(metrics)
+            for index, metric in enumerate(names)
         ]
 
     def widget(title: str, metrics: list[list[Any]], x: int, y: int, stat: str = "Sum") -> dict[str, Any]:
@@ -128,10 +129,10 @@ def dashboard_body(settings: StackSettings) -> dict[str, Any]:
         }
 
     widgets = [
-        widget("Drift detected", enforcer_metrics("DriftDetected"), 0, 0),
-        widget("Remediations", enforcer_metrics("DriftRemediated"), 12, 0),
+        widget("Drift detected", enforcer_metrics(metrics.DRIFT_DETECTED), 0, 0),
+        widget("Remediations", enforcer_metrics(metrics.DRIFT_REMEDIATED), 12, 0),
         widget("Failures", enforcer_metrics(*failures), 0, 6),
-        widget("Repositories checked", enforcer_metrics("RepositoriesChecked"), 12, 6),
+        widget("Repositories checked", enforcer_metrics(metrics.REPOSITORIES_CHECKED), 12, 6),
         widget(
             "Lambda duration (ms)",
             [

@@ -1,9 +1,11 @@
 """The registry as ``desired_state.json`` declares it: repositories, their policies, cache rules, scanning,
-and creation templates so that the repositories ECR creates lazily start out compliant.
+replication, the registry policy, and creation templates so that the repositories ECR creates lazily start
+out compliant.
 
-Every policy text comes from the shared compiler in ``handler.documents`` (the bytes the enforcer sends too),
-and every repository's settings from ``handler.desired.resolve`` (defaults overlaid by its entry). A field
-the desired state leaves out is left out here as well: it is not managed.
+Every policy text, template and replication rule comes from the shared compiler in ``handler.documents``
+and the settings in ``handler.settings`` (the bytes the enforcer sends too), and every repository's
+settings from ``handler.desired.resolve`` (defaults overlaid by its entry). A field the desired state leaves
+out is left out here as well: it is not managed.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ import pulumi
 import pulumi_aws as aws
 
 from handler.desired import DesiredState, RepositorySettings, resolve
-from handler.desired.resolution import literal_prefix, overlay
-from handler.documents.mutability import desired_tag_mutability, to_api
+from handler.desired.models import ReplicationRule
+from handler.documents.creation_template import template_prefix
+from handler.documents.mutability import desired_tag_mutability
+from handler.documents.registry_policy import registry_policy_text
+from handler.documents.replication import replication_configuration
 from handler.documents.repository_documents import lifecycle_policy_text, repository_policy_text
+from handler.settings.creation_templates import creation_templates
+from handler.settings.tag_mutability import to_api
 from infra.iam import service_trust_policy
 
 # ECR's service principal assumes this role to create repositories from a template that sets tags or KMS.
@@ -82,25 +89,65 @@ def template_role_policy(repository_arns: list[str], kms_keys: list[str]) -> dic
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def template_prefix(pattern: str) -> str | None:
-    """The creation-template prefix covering exactly the names ``pattern`` matches, or None.
+def replication_args(
+    configuration: dict[str, Any],
+) -> aws.ecr.ReplicationConfigurationReplicationConfigurationArgs:
+    """A compiled ``replicationConfiguration`` (``replication_configuration``) as the provider's arguments."""
+    return aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
+        rules=[
+            aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
+                destinations=[
+                    aws.ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
+                        region=d["region"], registry_id=d["registryId"]
+                    )
+                    for d in rule["destinations"]
+                ],
+                repository_filters=[
+                    aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
+                        filter=f["filter"], filter_type=f["filterType"]
+                    )
+                    for f in rule.get("repositoryFilters", [])
+                ]
+                or None,
+            )
+            for rule in configuration["rules"]
+        ]
+    )
 
-    A template applies to the repositories under one namespace (``prefix/...``), so only ``<namespace>/*``
-    translates; other patterns are enforced when ECR reports the repository's creation.
-    """
-    namespace = pattern.removesuffix("/*")
-    return namespace if pattern.endswith("/*") and "*" not in namespace else None
 
-
-def applied_for(pattern: str, cache_prefixes: Sequence[str]) -> str:
-    """PULL_THROUGH_CACHE under a cache rule's prefix; anywhere else the repository appears on push."""
-    prefix = literal_prefix(pattern)
-    under_cache = any(prefix.startswith(f"{cache.rstrip('/')}/") for cache in cache_prefixes)
-    return "PULL_THROUGH_CACHE" if under_cache else "CREATE_ON_PUSH"
+def template_args(template: dict[str, Any]) -> dict[str, Any]:
+    """A derived template (``creation_templates``) as RepositoryCreationTemplate's arguments, role aside."""
+    encryption = template.get("encryptionConfiguration")
+    filters = template.get("imageTagMutabilityExclusionFilters", [])
+    tags = template.get("resourceTags")
+    return {
+        "prefix": template["prefix"],
+        "applied_fors": template["appliedFor"],
+        "description": template["description"],
+        "resource_tags": None if tags is None else {t["Key"]: t["Value"] for t in tags},
+        "lifecycle_policy": template.get("lifecyclePolicy"),
+        "repository_policy": template.get("repositoryPolicy"),
+        "encryption_configurations": None
+        if encryption is None
+        else [
+            aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                encryption_type=encryption["encryptionType"], kms_key=encryption.get("kmsKey")
+            )
+        ],
+        "image_tag_mutability": template.get("imageTagMutability"),
+        "image_tag_mutability_exclusion_filters": [
+            aws.ecr.RepositoryCreationTemplateImageTagMutabilityExclusionFilterArgs(
+                filter=f["filter"], filter_type=f["filterType"]
+            )
+            for f in filters
+        ]
+        or None,
+    }
 
 
 class RegistryBaseline(pulumi.ComponentResource):
-    """Repositories, lifecycle and repository policies, cache rules, registry scanning, creation templates."""
+    """Repositories, lifecycle and repository policies, cache rules, registry scanning, replication, the
+    registry policy, creation templates."""
 
     repositories: dict[str, aws.ecr.Repository]
 
@@ -137,6 +184,14 @@ class RegistryBaseline(pulumi.ComponentResource):
                 ],
                 opts=self._child(),
             )
+        if state.registry.replication:
+            self._replication(state.registry.replication)
+        # `[]` declares no resource, as for the replication rules above: the enforcer deletes the registry
+        # policy (DeleteRegistryPolicy) and puts an empty rule list (PutReplicationConfiguration). The
+        # provider can hold neither "no policy" nor "no rules" (its rule block is required, and it reads a
+        # configuration without rules as deleted); a stack that declared them deletes them: the same result.
+        if (registry_policy := registry_policy_text(state.registry.policy_statements)) is not None:
+            aws.ecr.RegistryPolicy("registry-policy", policy=registry_policy, opts=self._child())
         self._creation_templates()
         self.repository_urls = pulumi.Output.all(
             **{repo: r.repository_url for repo, r in self.repositories.items()}
@@ -182,47 +237,44 @@ class RegistryBaseline(pulumi.ComponentResource):
             )
         return repository
 
+    def _replication(self, rules: Sequence[ReplicationRule]) -> None:
+        """The rules compiled for this account: a destination without account_id is in this account."""
+        configuration = pulumi.Output.from_input(self._args.account_id).apply(
+            lambda account: replication_args(replication_configuration(rules, account))
+        )
+        aws.ecr.ReplicationConfiguration(
+            "replication", replication_configuration=configuration, opts=self._child()
+        )
+
     def _creation_templates(self) -> None:
         state = self._args.state
-        cache_prefixes = list(state.registry.pull_through_cache or {})
-        templates: list[tuple[str, str, RepositorySettings]] = []
-        for pattern, entry in state.repository_patterns.items():
-            prefix = template_prefix(pattern)
-            if prefix is None:
+        templates = creation_templates(state)
+        for pattern in state.repository_patterns:
+            if template_prefix(pattern) is None:
                 pulumi.log.info(
                     f"repository pattern {pattern!r} has no creation template (not <namespace>/*)"
                 )
-                continue
-            templates.append((pattern, prefix, overlay(state.defaults, entry)))
         if not templates:
             return
-        role = self._template_role([prefix for _, prefix, _ in templates], [s for _, _, s in templates])
-        for pattern, prefix, settings in templates:
+        kms_keys = sorted(
+            {
+                key
+                for t in templates.values()
+                if (key := t.get("encryptionConfiguration", {}).get("kmsKey")) is not None
+            }
+        )
+        role = self._template_role(list(templates), kms_keys)
+        for prefix, template in templates.items():
             aws.ecr.RepositoryCreationTemplate(
-                f"template-{prefix}",
-                prefix=prefix,
-                applied_fors=[applied_for(pattern, cache_prefixes)],
-                description=f"ecr-drift-enforcer: settings of repository_patterns {pattern!r}",
-                custom_role_arn=role.arn,
-                resource_tags=settings.tags,
-                lifecycle_policy=lifecycle_policy_text(settings),
-                repository_policy=repository_policy_text(settings),
-                encryption_configurations=encryption_args(
-                    settings, aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs
-                ),
-                **mutability_args(
-                    settings, aws.ecr.RepositoryCreationTemplateImageTagMutabilityExclusionFilterArgs
-                ),
-                opts=self._child(),
+                f"template-{prefix}", custom_role_arn=role.arn, **template_args(template), opts=self._child()
             )
 
-    def _template_role(self, prefixes: list[str], settings: list[RepositorySettings]) -> aws.iam.Role:
+    def _template_role(self, prefixes: list[str], kms_keys: list[str]) -> aws.iam.Role:
         """The role ECR assumes to create a templated repository and tag it (and use its KMS key)."""
         args = self._args
         repositories = pulumi.Output.from_input(args.account_id).apply(
             lambda account: [f"arn:aws:ecr:{args.region}:{account}:repository/{p}/*" for p in prefixes]
         )
-        kms_keys = sorted({s.encryption.kms_key for s in settings if s.encryption and s.encryption.kms_key})
         role = aws.iam.Role(
             "creation-template-role",
             description="Assumed by ECR to create repositories from ecr-drift-enforcer's creation templates",

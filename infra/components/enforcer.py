@@ -16,13 +16,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from handler import metrics
 from infra.config import APP_NAME, StackSettings
 from infra.event_patterns import api_call_pattern, repository_created_pattern
 from infra.iam import service_trust_policy
 from infra.package import archive_sha256
 
 HANDLER = "handler.enforce.lambda_handler"
-METRICS_NAMESPACE = "ECRDriftEnforcer"
 DESIRED_STATE_PATH = "/var/task/desired_state.json"  # the zip's root is the function's /var/task
 TIMEOUT_SECONDS = 900  # Lambda's maximum: a sweep of a large registry needs it
 MEMORY_MB = 512
@@ -257,8 +257,8 @@ class Enforcer(pulumi.ComponentResource):
             "SECURITY_HUB_FINDINGS": str(settings.security_hub_findings).lower(),
             "ENFORCER_ROLE_ARN": self.role.arn,
             "ENFORCER_CONCURRENCY": str(settings.enforcer_concurrency),
-            "POWERTOOLS_SERVICE_NAME": APP_NAME,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_SERVICE_NAME": metrics.SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": metrics.NAMESPACE,
         }
         if self.sweep_queue is not None:  # unset, the scheduled sweep runs in-process (handler/fanout.py)
             environment["SWEEP_QUEUE_URL"] = self.sweep_queue.url

@@ -72,4 +72,4 @@ def test_table_output_when_piped_has_no_colour_codes(endpoint: str) -> None:
     assert result.returncode == 2
     assert "\x1b[" not in result.stdout
     assert "CreateRepository" in result.stdout
-    assert "4 repositories checked, 6 findings, 0 fixed, 0 failed, 0 write calls" in result.stdout
+    assert "4 repositories checked, 8 findings, 0 fixed, 0 failed, 0 write calls" in result.stdout

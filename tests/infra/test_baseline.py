@@ -8,14 +8,36 @@ import json
 import pytest
 
 from handler.desired import DesiredState, load_desired_state_text
-from infra.components.baseline import BaselineArgs, RegistryBaseline, applied_for, template_prefix
+from handler.documents.creation_template import applied_for, template_prefix
+from handler.documents.replication import replication_configuration
+from handler.settings import creation_templates as creation_templates_setting
+from handler.settings import registry_policy
+from handler.settings.creation_templates import creation_templates
+from handler.state import ObservedRegistry
+from infra.components.baseline import BaselineArgs, RegistryBaseline
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.infra.conftest import StackRun, run_under_mocks
 
+PARTNER = "111122223333"
 KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 STATE = {
     "version": 1,
-    "registry": {"pull_through_cache": {"quay": {"upstream_registry_url": "quay.io"}}},
+    "registry": {
+        "pull_through_cache": {"quay": {"upstream_registry_url": "quay.io"}},
+        "replication": [
+            {"destinations": [{"region": "us-east-1"}, {"region": "eu-west-2", "account_id": PARTNER}]},
+            {"destinations": [{"region": "eu-central-1"}], "repository_prefixes": ["team-a/", "quay"]},
+        ],
+        "policy_statements": [
+            {
+                "Sid": "ReplicationFromPartner",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{PARTNER}:root"},
+                "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/*",
+            }
+        ],
+    },
     "defaults": {"tags": {"managed-by": "ecr-drift-enforcer"}},
     "repositories": {
         "bare": {},
@@ -122,3 +144,69 @@ def test_template_prefix(pattern: str, prefix: str | None) -> None:
 )
 def test_applied_for(pattern: str, applied: str) -> None:
     assert applied_for(pattern, ["quay"]) == applied
+
+
+# ---- registry settings and templates: the enforcer's very bytes ------------------------------------------
+
+
+def test_replication_rules_are_the_compiled_configuration(run: StackRun, state: DesiredState) -> None:
+    (resource,) = run.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    assert state.registry.replication is not None
+    compiled = replication_configuration(state.registry.replication, ACCOUNT_ID)
+    rules = resource.inputs["replicationConfiguration"]["rules"]
+    as_api = [
+        {
+            "destinations": [
+                {"region": d["region"], "registryId": d["registryId"]} for d in rule["destinations"]
+            ],
+            **({"repositoryFilters": rule["repositoryFilters"]} if rule.get("repositoryFilters") else {}),
+        }
+        for rule in rules
+    ]
+    assert as_api == compiled["rules"]
+    assert compiled["rules"][0]["destinations"] == [
+        {"region": "us-east-1", "registryId": ACCOUNT_ID},
+        {"region": "eu-west-2", "registryId": PARTNER},
+    ]
+
+
+def test_registry_policy_is_the_text_the_enforcer_puts(run: StackRun, state: DesiredState) -> None:
+    (resource,) = run.of_type("aws:ecr/registryPolicy:RegistryPolicy")
+    [put] = registry_policy.SPEC.calls(registry_policy.SPEC.desired(state) or {}, ObservedRegistry(REGION))
+    assert resource.inputs["policy"] == put.parameters["policyText"]
+
+
+def test_empty_registry_settings_declare_no_resource() -> None:
+    document = {"version": 1, "registry": {"replication": [], "policy_statements": []}}
+    args = BaselineArgs(
+        state=load_desired_state_text(json.dumps(document)),
+        account_id=ACCOUNT_ID,
+        region=REGION,
+        adopt_existing_repositories=False,
+        protect_repositories=False,
+    )
+    empty = run_under_mocks("empty", {"aws:region": REGION}, lambda: RegistryBaseline("registry", args))
+    assert not empty.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    assert not empty.of_type("aws:ecr/registryPolicy:RegistryPolicy")
+
+
+def test_templates_are_what_the_enforcer_creates(run: StackRun, state: DesiredState) -> None:
+    """Pulumi's template arguments and the enforcer's CreateRepositoryCreationTemplate come from one place."""
+    created = {
+        call.parameters["prefix"]: call.parameters
+        for prefix, template in creation_templates(state).items()
+        for call in creation_templates_setting.SPEC.item_calls(prefix, template, None)
+    }
+    deployed = {
+        t.inputs["prefix"]: t.inputs
+        for t in run.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+    }
+    assert deployed.keys() == created.keys() == {"quay", "team-a"}
+    for prefix, parameters in created.items():
+        inputs = deployed[prefix]
+        assert inputs["appliedFors"] == parameters["appliedFor"]
+        assert inputs["description"] == parameters["description"]
+        assert inputs["imageTagMutability"] == parameters["imageTagMutability"]
+        assert inputs.get("lifecyclePolicy") == parameters.get("lifecyclePolicy")
+        assert inputs.get("repositoryPolicy") == parameters.get("repositoryPolicy")
+        assert inputs["resourceTags"] == {t["Key"]: t["Value"] for t in parameters["resourceTags"]}

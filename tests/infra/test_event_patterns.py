@@ -17,8 +17,8 @@ import pytest
 from moto import mock_aws
 
 from handler.desired import DesiredState
-from handler.events import Ignored, route
-from infra.event_patterns import WATCHED_API_CALLS, api_call_pattern, repository_created_pattern
+from handler.events import Ignored, route, watched_calls
+from infra.event_patterns import api_call_pattern, repository_created_pattern
 from tests.conftest import EVENTS_DIR, REGION
 
 INFRA_EVENTS_DIR = Path(__file__).resolve().parent / "events"
@@ -28,13 +28,16 @@ ENFORCER_ROLE_ARN = "arn:aws:iam::123456789012:role/ecr-drift-enforcer"
 API_CALLS_DELIVERED = {
     "delete_lifecycle_policy",
     "delete_pull_through_cache_rule",
+    "delete_registry_policy",
     "delete_repository",
+    "delete_repository_creation_template",
     "iam_user_tag_resource",  # no sessionContext
     "pulumi_deploy_role",  # ignore_principals is applied by the router, not the pattern
     "put_image_scanning_configuration_console",
     "put_image_tag_mutability",
     "put_lifecycle_policy_ci_role",
     "put_registry_scanning_configuration",
+    "put_replication_configuration",
     "root_console_put_lifecycle_policy",  # sessionContext without sessionIssuer
     "set_repository_policy",
     "tag_resource",
@@ -168,6 +171,6 @@ def test_anything_but_alone_would_drop_principals_without_a_session_issuer() -> 
 
 
 def test_watched_calls_are_ecr_write_calls() -> None:
-    assert "CreateRepository" in WATCHED_API_CALLS
-    assert "TagResource" in WATCHED_API_CALLS
-    assert not [c for c in WATCHED_API_CALLS if c.startswith(("Describe", "Get", "List", "BatchGet"))]
+    assert "CreateRepository" in watched_calls()
+    assert "TagResource" in watched_calls()
+    assert not [c for c in watched_calls() if c.startswith(("Describe", "Get", "List", "BatchGet"))]

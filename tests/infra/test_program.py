@@ -8,12 +8,13 @@ from typing import Any
 import pulumi
 import pytest
 
-from handler.aws.permissions import QUEUE_CONSUMER_IAM_ACTIONS, required_iam_actions
 from handler.config import EnforcerConfig
 from handler.desired import DesiredState, resolve
 from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
-from handler.documents.mutability import desired_tag_mutability, to_api
+from handler.documents.mutability import desired_tag_mutability
 from handler.documents.repository_policy import build_repository_policy, render_repository_policy
+from handler.role import QUEUE_CONSUMER_IAM_ACTIONS, required_iam_actions
+from handler.settings.tag_mutability import to_api
 from infra.components.enforcer import HANDLER, RUNTIME_ACTIONS, TIMEOUT_SECONDS
 from infra.config import SettingsError
 from infra.event_patterns import api_call_pattern, repository_created_pattern

@@ -14,10 +14,10 @@ from botocore.exceptions import ClientError
 
 from handler import enforce, engine
 from handler.aws.clients import AwsClients
-from handler.aws.permissions import required_iam_actions
 from handler.cli.ecr_double import set_aws_document_rewriting
 from handler.desired import DesiredState
 from handler.findings import Report
+from handler.role import required_iam_actions
 from handler.targets import Mode, Target, sweep
 from tests.aws_calls import AwsCalls
 from tests.conftest import FORBIDDEN_OPERATIONS

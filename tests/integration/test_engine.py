@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 
 from handler import engine
-from handler.aws import observe
-from handler.aws.permissions import required_iam_actions
-from handler.aws.remediate import UNITS, planned_calls
+from handler.aws import errors, observe
+from handler.aws.remediate import apply, planned_calls
 from handler.cli.ecr_double import set_aws_document_rewriting
 from handler.desired import DesiredState
 from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
-from handler.findings import REGISTRY, Action, Finding, Origin, Setting
+from handler.findings import REGISTRY, Action, Finding, Origin
+from handler.role import required_iam_actions
+from handler.settings import registry_settings, repository_settings
 from handler.targets import Mode, Target
 from tests.aws_calls import AwsCalls
 from tests.integration.conftest import FaultInjector, Runner
@@ -55,19 +56,19 @@ def replace_cache_rule_upstream(ecr: Any) -> None:
 
 
 # (injected drift, the finding it must give, the writes enforce must make)
-CASES: dict[str, tuple[Callable[[Any], Any], tuple[str, Setting, str | None], list[str]]] = {
+CASES: dict[str, tuple[Callable[[Any], Any], tuple[str, str, str | None], list[str]]] = {
     "scan-on-push": (
         lambda ecr: ecr.put_image_scanning_configuration(
             repositoryName="temporal-worker", imageScanningConfiguration={"scanOnPush": False}
         ),
-        ("temporal-worker", Setting.SCAN_ON_PUSH, None),
+        ("temporal-worker", "scan_on_push", None),
         ["PutImageScanningConfiguration"],
     ),
     "tag-mutability": (
         lambda ecr: ecr.put_image_tag_mutability(
             repositoryName="temporal-worker", imageTagMutability="MUTABLE"
         ),
-        ("temporal-worker", Setting.TAG_MUTABILITY, None),
+        ("temporal-worker", "image_tag_mutability", None),
         ["PutImageTagMutability"],
     ),
     "tag-mutability-exclusions": (
@@ -79,61 +80,61 @@ CASES: dict[str, tuple[Callable[[Any], Any], tuple[str, Setting, str | None], li
                 {"filter": "dev-*", "filterType": "WILDCARD"},
             ],
         ),
-        ("utila-cosigner", Setting.TAG_MUTABILITY, None),
+        ("utila-cosigner", "image_tag_mutability", None),
         ["PutImageTagMutability"],
     ),
     "lifecycle-changed": (
         lambda ecr: ecr.put_lifecycle_policy(
             repositoryName="temporal-worker", lifecyclePolicyText=json.dumps(OTHER_POLICY)
         ),
-        ("temporal-worker", Setting.LIFECYCLE_POLICY, None),
+        ("temporal-worker", "lifecycle_policy", None),
         ["PutLifecyclePolicy"],
     ),
     "lifecycle-deleted": (
         lambda ecr: ecr.delete_lifecycle_policy(repositoryName="ecr-public/nginx"),
-        ("ecr-public/nginx", Setting.LIFECYCLE_POLICY, None),
+        ("ecr-public/nginx", "lifecycle_policy", None),
         ["PutLifecyclePolicy"],
     ),
     "policy-statement-added": (
         policy_with_intruder,
-        ("admin-dashboard", Setting.REPOSITORY_POLICY, None),
+        ("admin-dashboard", "repository_policy", None),
         ["SetRepositoryPolicy"],
     ),
     "policy-deleted": (
         lambda ecr: ecr.delete_repository_policy(repositoryName="admin-dashboard"),
-        ("admin-dashboard", Setting.REPOSITORY_POLICY, None),
+        ("admin-dashboard", "repository_policy", None),
         ["SetRepositoryPolicy"],
     ),
     "tag-removed": (
         lambda ecr: ecr.untag_resource(resourceArn=arn("utila-cosigner"), tagKeys=["team"]),
-        ("utila-cosigner", Setting.TAGS, None),
+        ("utila-cosigner", "tags", None),
         ["TagResource"],
     ),
     "tag-changed": (
         lambda ecr: ecr.tag_resource(
             resourceArn=arn("internal-dashboard"), tags=[{"Key": "team", "Value": "x"}]
         ),
-        ("internal-dashboard", Setting.TAGS, None),
+        ("internal-dashboard", "tags", None),
         ["TagResource"],
     ),
     "repository-deleted": (
         lambda ecr: ecr.delete_repository(repositoryName="admin-dashboard", force=True),
-        ("admin-dashboard", Setting.REPOSITORY, None),
+        ("admin-dashboard", "repository", None),
         ["CreateRepository", "PutLifecyclePolicy", "SetRepositoryPolicy"],
     ),
     "registry-scanning": (
         lambda ecr: ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[]),
-        (REGISTRY, Setting.REGISTRY_SCANNING, None),
+        (REGISTRY, "registry_scanning", None),
         ["PutRegistryScanningConfiguration"],
     ),
     "cache-rule-deleted": (
         lambda ecr: ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix="ecr-public"),
-        (REGISTRY, Setting.PULL_THROUGH_CACHE_RULE, "ecr-public"),
+        (REGISTRY, "pull_through_cache_rule", "ecr-public"),
         ["CreatePullThroughCacheRule"],
     ),
     "cache-rule-upstream": (
         replace_cache_rule_upstream,
-        (REGISTRY, Setting.PULL_THROUGH_CACHE_RULE, "ecr-public"),
+        (REGISTRY, "pull_through_cache_rule", "ecr-public"),
         ["DeletePullThroughCacheRule", "CreatePullThroughCacheRule"],
     ),
 }
@@ -179,7 +180,12 @@ def test_first_enforce_builds_the_example_account_and_second_is_silent(
     audit = run(Mode.AUDIT)
     assert sorted(drift_of(audit.findings)) == sorted(
         [(name, "repository", None) for name in example_state.repositories]
-        + [(REGISTRY, "registry_scanning", None), (REGISTRY, "pull_through_cache_rule", "ecr-public")]
+        + [
+            (REGISTRY, "registry_scanning", None),
+            (REGISTRY, "pull_through_cache_rule", "ecr-public"),
+            (REGISTRY, "creation_template", "ecr-public"),
+            (REGISTRY, "replication", None),
+        ]
     )
     assert calls.writes == []
 
@@ -225,13 +231,13 @@ def test_encryption_is_reported_never_remediated(ecr: Any, run: Runner, calls: A
     ecr.create_repository(repositoryName="temporal-worker", encryptionConfiguration={"encryptionType": "KMS"})
 
     first = run(Mode.ENFORCE)
-    assert (Setting.ENCRYPTION, Action.REPORTED) in [(f.setting, f.action) for f in first.findings]
+    assert ("encryption", Action.REPORTED) in [(f.setting, f.action) for f in first.findings]
     calls.clear()
     [finding] = run(Mode.ENFORCE).findings
 
     assert (finding.resource, finding.setting, finding.action) == (
         "temporal-worker",
-        Setting.ENCRYPTION,
+        "encryption",
         Action.REPORTED,
     )
     assert finding.expected == {"type": "AES256"}
@@ -247,7 +253,7 @@ def test_unmanaged_repository_is_reported_and_left_alone(
     report = run(Mode.ENFORCE)
 
     assert [(f.resource, f.setting, f.action) for f in report.findings] == [
-        ("stray", Setting.UNMANAGED_REPOSITORY, Action.REPORTED)
+        ("stray", "unmanaged_repository", Action.REPORTED)
     ]
     assert calls.writes == []
     assert not any(c.params.get("repositoryName") == "stray" for c in calls.calls)  # not even read
@@ -329,7 +335,7 @@ def test_missing_repository_only_reported_when_recreation_is_off(
 
     [finding] = run(Mode.ENFORCE, state=state).findings
 
-    assert (finding.setting, finding.action) == (Setting.REPOSITORY, Action.REPORTED)
+    assert (finding.setting, finding.action) == ("repository", Action.REPORTED)
     assert calls.writes == []
 
 
@@ -348,7 +354,7 @@ def test_access_denied_on_one_repository_fails_it_and_fixes_the_others(
     outcome = {f.resource: f for f in report.findings}
     assert outcome["utila-cosigner"].action is Action.REMEDIATED
     failed = outcome["temporal-worker"]
-    assert (failed.setting, failed.action) == (Setting.LIFECYCLE_POLICY, Action.FAILED)
+    assert (failed.setting, failed.action) == ("lifecycle_policy", Action.FAILED)
     assert failed.error is not None
     assert "ecr:PutLifecyclePolicy" in failed.error
 
@@ -388,7 +394,7 @@ def test_unexpected_error_in_one_repository_is_isolated(
 
     outcome = {f.resource: f for f in report.findings}
     assert (outcome["temporal-worker"].setting, outcome["temporal-worker"].action) == (
-        Setting.REPOSITORY,
+        "repository",
         Action.FAILED,
     )
     assert outcome["utila-cosigner"].action is Action.REMEDIATED
@@ -418,7 +424,7 @@ def test_audit_in_the_desired_state_wins_over_enforce(
     report = run(Mode.ENFORCE, state=audit_only)
 
     assert report.mode == "audit"
-    assert report.summary["drift"] == 6
+    assert report.summary["drift"] == 8  # 4 repositories, scanning, a cache rule, a template, replication
     assert calls.writes == []
     assert report.writes == 0
 
@@ -431,7 +437,7 @@ def test_audit_refuses_a_write_even_if_code_attempted_one(
         repositoryName="temporal-worker", imageScanningConfiguration={"scanOnPush": False}
     )
     monkeypatch.setattr(
-        engine._RunContext, "remediate", lambda self, f, s: UNITS[f.setting].apply(self.ecr, f, s)
+        engine._RunContext, "remediate", lambda self, change: apply(self.ecr, change, self.guards)
     )
 
     [finding] = run(Mode.AUDIT).findings
@@ -483,7 +489,7 @@ def test_named_missing_repository_is_retried_briefly_then_recreated(
     report = run(Mode.ENFORCE, target=Target("event", ("temporal-worker", "not-managed")))
 
     assert [(f.resource, f.setting, f.action) for f in report.findings] == [
-        ("temporal-worker", Setting.REPOSITORY, Action.REMEDIATED)
+        ("temporal-worker", "repository", Action.REMEDIATED)
     ]
     assert sum(sleeps) < 2.0
     assert len(sleeps) == 2
@@ -508,7 +514,7 @@ def test_not_found_right_after_creation_is_retried(
     report = run(Mode.AUDIT, target=Target("event", ("temporal-worker",)))
 
     assert report.findings == []
-    assert sleeps == [observe.NOT_FOUND_DELAYS[0]]
+    assert sleeps == [errors.NOT_FOUND_DELAYS[0]]
 
 
 def test_lifecycle_guard_blocks_mass_expiry(ecr: Any, run: Runner, calls: AwsCalls) -> None:
@@ -545,6 +551,8 @@ def test_steady_state_sweep_costs(in_line: None, run: Runner, calls: AwsCalls) -
         "DescribeRepositories": 1,
         "GetRegistryScanningConfiguration": 1,
         "DescribePullThroughCacheRules": 1,
+        "DescribeRepositoryCreationTemplates": 1,
+        "DescribeRegistry": 1,
         "GetLifecyclePolicy": 5,
         "ListTagsForResource": 5,
         "GetRepositoryPolicy": 1,
@@ -580,9 +588,10 @@ def test_declared_actions_cover_every_call_and_are_exact(baseline: Any, calls: A
     actions = required_iam_actions()
     assert actions == sorted(set(actions))
     assert all(":" in a and "*" not in a for a in actions)
-    for unit in UNITS.values():
-        assert set(unit.iam_actions) <= set(actions)
-    assert set(planned_calls()) == {str(s) for s in UNITS}
+    settings = (*repository_settings(), *registry_settings())
+    for setting in settings:
+        assert set(setting.iam_actions) <= set(actions)
+    assert set(planned_calls()) == {"repository"} | {s.name for s in settings}
     # The baseline made creates, puts and reads; the `calls` fixture checks every test's calls the same way.
     assert {f"ecr:{op}" for op in calls.operations} <= set(actions)
 
@@ -592,7 +601,12 @@ def test_no_code_path_deletes_a_repository_or_an_image() -> None:
     forbidden = {"delete_repository", "batch_delete_image", "DeleteRepository", "BatchDeleteImage"}
     # Event names watched for (events.py), and the demo's simulated human deleting a repository for the
     # enforcer to recreate: data, not calls of the enforcer.
-    allowed_strings = {"handler/events.py": {"DeleteRepository"}, "handler/cli/demo.py": {"DeleteRepository"}}
+    # The remediation's own list of what it refuses to call, whatever a setting asks for.
+    allowed_strings = {
+        "handler/events.py": {"DeleteRepository"},
+        "handler/cli/demo.py": {"DeleteRepository"},
+        "handler/aws/remediate.py": {"DeleteRepository", "BatchDeleteImage"},
+    }
     offenders = []
     for path in HANDLER.rglob("*.py"):
         relative = str(path.relative_to(HANDLER.parent))

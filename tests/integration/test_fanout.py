@@ -168,12 +168,15 @@ def test_a_scheduled_sweep_fans_out_and_each_batch_is_checked_and_remediated(
     }
     assert response["repositories_checked"] == []
     assert [(f["resource"], f["setting"], f["action"]) for f in response["findings"]] == [
-        ("registry", "registry_scanning", "remediated")
+        ("registry", "registry_scanning", "remediated"),
+        ("registry", "creation_template", "remediated"),
     ]
     assert calls.ecr.operations == Counter(
         {
             "GetRegistryScanningConfiguration": 1,
             "PutRegistryScanningConfiguration": 1,
+            "DescribeRepositoryCreationTemplates": 1,
+            "CreateRepositoryCreationTemplate": 1,
             "DescribeRepositories": 1,
         }
     )

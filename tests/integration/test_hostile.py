@@ -37,7 +37,7 @@ from moto.core.botocore_stubber import MockRawResponse
 from handler.aws.clients import MAX_ATTEMPTS, AwsClients
 from handler.cli.lambda_context import FakeLambdaContext
 from handler.desired import DesiredState
-from handler.findings import REGISTRY, Action, Setting
+from handler.findings import REGISTRY, Action
 from handler.targets import Mode, Target
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, REGION
@@ -210,10 +210,10 @@ def test_denied_actions_fail_their_findings_naming_the_action_and_the_rest_is_fi
         ("internal-dashboard", "lifecycle_policy"): "remediated",
     }
     needs = {
-        ("temporal-worker", Setting.SCAN_ON_PUSH): "ecr:PutImageScanningConfiguration",
-        ("utila-cosigner", Setting.SCAN_ON_PUSH): "ecr:PutImageScanningConfiguration",
-        ("admin-dashboard", Setting.TAGS): "ecr:ListTagsForResource",
-        (REGISTRY, Setting.REGISTRY_SCANNING): "ecr:GetRegistryScanningConfiguration",
+        ("temporal-worker", "scan_on_push"): "ecr:PutImageScanningConfiguration",
+        ("utila-cosigner", "scan_on_push"): "ecr:PutImageScanningConfiguration",
+        ("admin-dashboard", "tags"): "ecr:ListTagsForResource",
+        (REGISTRY, "registry_scanning"): "ecr:GetRegistryScanningConfiguration",
     }
     for finding in report.findings:
         if finding.action is Action.FAILED:
@@ -305,7 +305,7 @@ def test_a_repository_that_exists_yet_cannot_be_read_is_rechecked_once_then_fail
     report = run(Mode.ENFORCE, target=Target("event", ("temporal-worker",)))
 
     [finding] = report.findings
-    assert (finding.setting, finding.action) == (Setting.REPOSITORY, Action.FAILED)
+    assert (finding.setting, finding.action) == ("repository", Action.FAILED)
     assert finding.error is not None
     assert finding.error.startswith("RepositoryAlreadyExistsException")
     assert calls.operations["CreateRepository"] == 2

@@ -93,7 +93,7 @@ def test_an_expiry_within_the_guard_is_applied(busy: str, ecr: Any, run: Runner)
     [finding] = run(Mode.ENFORCE, state=state_of(repositories={busy: {"lifecycle": KEEP_590}})).findings
 
     assert finding.action is Action.REMEDIATED
-    assert finding.message == "lifecycle_policy differs"
+    assert finding.message == "lifecycle policy differs"
     stored = stored_lifecycle(ecr, busy)
     assert stored is not None
     assert json.loads(stored)["rules"][0]["selection"]["countNumber"] == 590

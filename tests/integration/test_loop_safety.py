@@ -19,7 +19,7 @@ import pytest
 
 from handler import engine
 from handler.aws.clients import AwsClients
-from handler.aws.observe import is_read_operation
+from handler.aws.errors import is_read_operation
 from handler.desired import DesiredState
 from handler.findings import Action, Report
 from handler.targets import Mode, Target

@@ -9,26 +9,33 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handler.aws.observe import ObservedRegistry, ObservedRepository
 from handler.desired import DesiredState, resolve
 from handler.documents.mutability import TagMutability
 from handler.drift import (
-    DesiredRepository,
+    desired_registry,
     desired_repository,
-    missing_repository_findings,
-    policy_to_apply,
-    registry_findings,
-    repository_findings,
+    missing_repository_changes,
+    registry_changes,
+    repository_changes,
     unmanaged_repository_findings,
 )
-from handler.findings import REGISTRY, Action, Setting
+from handler.findings import REGISTRY, Action, Finding
+from handler.settings import (
+    lifecycle_policy,
+    pull_through_cache,
+    registry_scanning,
+    repository_policy,
+    tag_mutability,
+    tags,
+)
+from handler.state import DesiredRepository, ObservedRegistry, ObservedRepository
 
 NAME = "team/api"
 ARN = f"arn:aws:ecr:eu-west-1:123456789012:repository/{NAME}"
@@ -40,11 +47,68 @@ LAMBDA_STATEMENT = {
     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
 }
 
+SCAN_ON_PUSH, TAG_MUTABILITY, LIFECYCLE_POLICY = "scan_on_push", "image_tag_mutability", "lifecycle_policy"
+REPOSITORY_POLICY, TAGS, ENCRYPTION = "repository_policy", "tags", "encryption"
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A repository as AWS holds it, field by field; ``observed()`` is what observe would read of it."""
+
+    scan_on_push: bool
+    tag_mutability: TagMutability
+    encryption: dict[str, str]
+    lifecycle_policy: str | None = None
+    repository_policy: str | None = None
+    tags: dict[str, str] | None = None
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def observed(self) -> ObservedRepository:
+        encryption = {"encryptionType": self.encryption["type"]}
+        if "kms_key" in self.encryption:
+            encryption["kmsKey"] = self.encryption["kms_key"]
+        description = {
+            "repositoryName": NAME,
+            "repositoryArn": ARN,
+            "imageScanningConfiguration": {"scanOnPush": self.scan_on_push},
+            "encryptionConfiguration": encryption,
+            **tag_mutability.to_api(self.tag_mutability),
+        }
+        reads = {
+            lifecycle_policy.READ: self.lifecycle_policy and {"lifecyclePolicyText": self.lifecycle_policy},
+            repository_policy.READ: self.repository_policy and {"policyText": self.repository_policy},
+            tags.READ: {"tags": tags.tag_list(self.tags or {})},
+        }
+        by_name = {
+            LIFECYCLE_POLICY: lifecycle_policy.READ,
+            TAGS: tags.READ,
+            REPOSITORY_POLICY: repository_policy.READ,
+        }
+        failures = {by_name[setting]: error for setting, error in self.failures.items()}
+        return ObservedRepository(NAME, ARN, description, reads, failures)
+
+
+def repository_findings(desired: DesiredRepository, repo: Repo | None) -> list[Finding]:
+    return [change.finding for change in repository_changes(desired, repo.observed() if repo else None)]
+
+
+def managed(desired: DesiredRepository) -> list[str]:
+    return list(desired.values)
+
+
+def value(desired: DesiredRepository, setting: str) -> Any:
+    return desired.values.get(setting)
+
+
+def desired_tags(desired: DesiredRepository) -> dict[str, str] | None:
+    return value(desired, TAGS).tags if TAGS in desired.values else None
+
+
 # --- strategies: a repository's settings, each field managed or not ---------------------------------
 
 ACCOUNTS = st.lists(st.from_regex(r"[0-9]{12}", fullmatch=True), min_size=1, max_size=3, unique=True)
 TAG_FILTERS = st.lists(st.sampled_from(["latest", "dev-*", "main", "pr-*"]), max_size=3, unique=True)
-TAGS = st.dictionaries(
+TAG_MAPS = st.dictionaries(
     st.sampled_from(["team", "env", "cost-center", "managed-by"]), st.text("abc-", max_size=6)
 )
 
@@ -81,7 +145,7 @@ def repository_settings(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         settings["push_account_ids"] = draw(ACCOUNTS)
     if draw(st.booleans()):
-        settings["tags"] = draw(TAGS)
+        settings["tags"] = draw(TAG_MAPS)
     if draw(st.booleans()):
         settings["encryption"] = draw(st.sampled_from([{"type": "AES256"}, {"type": "KMS"}]))
     return settings
@@ -124,44 +188,42 @@ def aws_policy_text(document: dict[str, Any]) -> str:
     return json.dumps({"Version": document["Version"], "Statement": statements}, indent=2)
 
 
-def observed_like(desired: DesiredRepository, *, lambda_statement: bool = True) -> ObservedRepository:
+def observed_like(desired: DesiredRepository, *, lambda_statement: bool = True) -> Repo:
     """The repository exactly as desired, in AWS's forms, with everything unmanaged set to something."""
-    policy = policy_to_apply(desired, None) if desired.repository_policy is not None else None
+    policy_value = value(desired, REPOSITORY_POLICY)
+    policy = repository_policy.to_apply(policy_value, None) if policy_value is not None else None
     if policy is not None and lambda_statement:
         policy = {**policy, "Statement": [*policy["Statement"], LAMBDA_STATEMENT]}
-    tags = dict(desired.tags or {})
-    tags["aws:cloudformation:stack-name"] = "legacy"
-    if not desired.remove_unmanaged_tags:
-        tags["owner"] = "someone-else"
-    encryption = dict(desired.encryption or {"type": "AES256"})
+    observed_tags = dict(desired_tags(desired) or {})
+    observed_tags["aws:cloudformation:stack-name"] = "legacy"
+    if not desired.options.remove_unmanaged_tags:
+        observed_tags["owner"] = "someone-else"
+    encryption = dict(value(desired, ENCRYPTION) or {"type": "AES256"})
     if encryption["type"] == "KMS" and "kms_key" not in encryption:
         encryption["kms_key"] = AWS_MANAGED_KEY
-    lifecycle = desired.lifecycle_policy
-    return ObservedRepository(
-        name=desired.name,
-        arn=ARN,
-        scan_on_push=desired.scan_on_push if desired.scan_on_push is not None else True,
-        tag_mutability=desired.tag_mutability or TagMutability("MUTABLE"),
+    lifecycle = value(desired, LIFECYCLE_POLICY)
+    scan = value(desired, SCAN_ON_PUSH)
+    return Repo(
+        scan_on_push=scan if scan is not None else True,
+        tag_mutability=value(desired, TAG_MUTABILITY) or TagMutability("MUTABLE"),
         encryption=encryption,
         lifecycle_policy=aws_lifecycle_text(lifecycle) if lifecycle and lifecycle["rules"] else None,
         repository_policy=aws_policy_text(policy) if policy is not None else None,
-        tags=tags,
+        tags=observed_tags,
     )
 
 
-def one_change(
-    desired: DesiredRepository, observed: ObservedRepository, setting: Setting
-) -> ObservedRepository:
+def one_change(desired: DesiredRepository, observed: Repo, setting: str) -> Repo:
     """``observed`` with exactly ``setting`` changed to a value the desired state does not accept."""
     match setting:
-        case Setting.SCAN_ON_PUSH:
+        case "scan_on_push":
             return replace(observed, scan_on_push=not observed.scan_on_push)
-        case Setting.TAG_MUTABILITY:
+        case "image_tag_mutability":
             mutable = TagMutability("MUTABLE")
             other = TagMutability("IMMUTABLE") if observed.tag_mutability == mutable else mutable
             return replace(observed, tag_mutability=other)
-        case Setting.LIFECYCLE_POLICY:
-            rules = (desired.lifecycle_policy or {}).get("rules")
+        case "lifecycle_policy":
+            rules = (value(desired, LIFECYCLE_POLICY) or {}).get("rules")
             if not rules:
                 policy = {
                     "rules": [
@@ -180,20 +242,20 @@ def one_change(
             changed = json.loads(json.dumps(rules))
             changed[0]["selection"]["countNumber"] += 1
             return replace(observed, lifecycle_policy=json.dumps({"rules": changed}))
-        case Setting.REPOSITORY_POLICY:
+        case "repository_policy":
             intruder = {"Sid": "Intruder", "Effect": "Allow", "Principal": "*", "Action": "ecr:*"}
             document = json.loads(observed.repository_policy or '{"Version": "2012-10-17", "Statement": []}')
             document["Statement"].append(intruder)
             return replace(observed, repository_policy=json.dumps(document))
-        case Setting.TAGS:
+        case "tags":
             tags = dict(observed.tags or {})
-            if desired.tags:
-                key = sorted(desired.tags)[0]
+            if desired_tags(desired):
+                key = sorted(desired_tags(desired) or {})[0]
                 tags[key] = tags[key] + "-changed"
             else:
                 tags["intruder"] = "x"  # only drift when unmanaged tags must go; the test assumes so
             return replace(observed, tags=tags)
-        case Setting.ENCRYPTION:
+        case "encryption":
             changed = "AES256" if observed.encryption["type"] == "KMS" else "KMS"
             return replace(observed, encryption={"type": changed})
     raise AssertionError(setting)
@@ -212,7 +274,9 @@ def test_identical_state_has_no_finding(desired: DesiredRepository) -> None:
 @given(desired_repositories(), st.data())
 def test_any_single_change_is_exactly_one_finding(desired: DesiredRepository, data: st.DataObject) -> None:
     candidates = [
-        s for s in desired.managed if s is not Setting.TAGS or desired.tags or desired.remove_unmanaged_tags
+        s
+        for s in managed(desired)
+        if s != TAGS or desired_tags(desired) or desired.options.remove_unmanaged_tags
     ]
     if not candidates:
         return
@@ -223,7 +287,7 @@ def test_any_single_change_is_exactly_one_finding(desired: DesiredRepository, da
 
     assert [f.setting for f in findings] == [setting]
     finding = findings[0]
-    assert finding.action is (Action.REPORTED if setting is Setting.ENCRYPTION else Action.DRIFT)
+    assert finding.action is (Action.REPORTED if setting == ENCRYPTION else Action.DRIFT)
     assert finding.resource == NAME
     assert finding.expected != finding.actual
     json.dumps(finding.to_dict())  # JSON-serialisable as it is
@@ -235,10 +299,12 @@ def test_unmanaged_fields_are_never_reported(desired: DesiredRepository) -> None
     # Whatever the unmanaged settings hold, only the managed ones can produce findings.
     observed = replace(
         observed_like(desired),
-        scan_on_push=desired.scan_on_push if desired.scan_on_push is not None else False,
-        encryption=desired.encryption or {"type": "KMS", "kms_key": AWS_MANAGED_KEY},
-        lifecycle_policy=observed_like(desired).lifecycle_policy if desired.lifecycle_policy else "not json",
-        tags=observed_like(desired).tags if desired.tags is not None else {"anything": "goes"},
+        scan_on_push=value(desired, SCAN_ON_PUSH) if SCAN_ON_PUSH in desired.values else False,
+        encryption=value(desired, ENCRYPTION) or {"type": "KMS", "kms_key": AWS_MANAGED_KEY},
+        lifecycle_policy=observed_like(desired).lifecycle_policy
+        if LIFECYCLE_POLICY in desired.values
+        else "not json",
+        tags=observed_like(desired).tags if TAGS in desired.values else {"anything": "goes"},
     )
     assert repository_findings(desired, observed) == []
 
@@ -271,7 +337,7 @@ def test_empty_lifecycle_means_no_policy() -> None:
     desired = desired_of({"lifecycle": []})
     assert repository_findings(desired, observed_like(desired)) == []
 
-    observed = one_change(desired, observed_like(desired), Setting.LIFECYCLE_POLICY)
+    observed = one_change(desired, observed_like(desired), LIFECYCLE_POLICY)
     [finding] = repository_findings(desired, observed)
     assert finding.expected is None
     assert finding.actual["rules"][0]["selection"]["countNumber"] == 1
@@ -279,7 +345,7 @@ def test_empty_lifecycle_means_no_policy() -> None:
 
 def test_policy_keeps_listed_sids_and_drops_others() -> None:
     desired = desired_of({"pull_account_ids": ["111122223333"]})
-    observed = one_change(desired, observed_like(desired), Setting.REPOSITORY_POLICY)
+    observed = one_change(desired, observed_like(desired), REPOSITORY_POLICY)
 
     [finding] = repository_findings(desired, observed)
 
@@ -323,7 +389,7 @@ def test_encryption_without_key_accepts_any_kms_key_and_is_only_reported() -> No
     )
 
     [finding] = repository_findings(desired, replace(observed_like(desired), encryption={"type": "AES256"}))
-    assert (finding.setting, finding.action) == (Setting.ENCRYPTION, Action.REPORTED)
+    assert (finding.setting, finding.action) == (ENCRYPTION, Action.REPORTED)
 
 
 def test_read_failure_is_a_failed_finding_not_a_skip() -> None:
@@ -331,13 +397,13 @@ def test_read_failure_is_a_failed_finding_not_a_skip() -> None:
     observed = replace(
         observed_like(desired),
         lifecycle_policy=None,
-        failures={Setting.LIFECYCLE_POLICY: "AccessDeniedException"},
+        failures={LIFECYCLE_POLICY: "AccessDeniedException"},
     )
 
     [finding] = repository_findings(desired, observed)
 
     assert (finding.setting, finding.action, finding.error) == (
-        Setting.LIFECYCLE_POLICY,
+        LIFECYCLE_POLICY,
         Action.FAILED,
         "AccessDeniedException",
     )
@@ -353,13 +419,13 @@ def test_missing_repository() -> None:
     desired = desired_of({"scan_on_push": True, "tags": {"team": "a"}, "lifecycle": []})
 
     [finding] = repository_findings(desired, None)
-    assert finding.setting is Setting.REPOSITORY
+    assert finding.setting == "repository"
     assert finding.action is Action.DRIFT
     assert finding.expected == {"scan_on_push": True, "lifecycle_policy": None, "tags": {"team": "a"}}
     assert finding.actual is None
 
     kept = desired_of({"scan_on_push": True}, recreate_missing_repositories=False)
-    assert [f.action for f in missing_repository_findings(kept)] == [Action.REPORTED]
+    assert [c.finding.action for c in missing_repository_changes(kept)] == [Action.REPORTED]
 
 
 def test_missing_pattern_repository_is_not_drift() -> None:
@@ -375,7 +441,7 @@ def test_unmanaged_repository_reported_or_ignored() -> None:
     report = DesiredState.model_validate({"version": 1})
     [finding] = unmanaged_repository_findings(report, "stray", ARN)
     assert (finding.setting, finding.action, finding.actual) == (
-        Setting.UNMANAGED_REPOSITORY,
+        "unmanaged_repository",
         Action.REPORTED,
         ARN,
     )
@@ -444,14 +510,33 @@ def aws_cache_rules() -> dict[str, dict[str, Any]]:
     }
 
 
+def observed_registry(
+    scanning: dict[str, Any] | None = None,
+    rules: dict[str, dict[str, Any]] | None = None,
+    failures: dict[str, str] | None = None,
+) -> ObservedRegistry:
+    reads = {
+        registry_scanning.READ: {"scanningConfiguration": scanning or {}},
+        pull_through_cache.READ: {"pullThroughCacheRules": list((rules or {}).values())},
+    }
+    by_name = {
+        "registry_scanning": registry_scanning.READ,
+        "pull_through_cache_rule": pull_through_cache.READ,
+    }
+    return ObservedRegistry("eu-west-1", reads, {by_name[k]: v for k, v in (failures or {}).items()})
+
+
+def registry_findings(state: DesiredState, observed: ObservedRegistry) -> list[Finding]:
+    return [change.finding for change in registry_changes(desired_registry(state), observed)]
+
+
 def test_registry_in_line_has_no_finding() -> None:
     state = registry_state(scanning=SCANNING, pull_through_cache=CACHE_RULES)
-    observed = ObservedRegistry(aws_scanning(), aws_cache_rules())
-    assert registry_findings(state.registry, observed) == []
+    assert registry_findings(state, observed_registry(aws_scanning(), aws_cache_rules())) == []
 
 
 def test_registry_unmanaged_is_never_reported() -> None:
-    assert registry_findings(registry_state().registry, ObservedRegistry()) == []
+    assert registry_findings(registry_state(), ObservedRegistry()) == []
 
 
 @pytest.mark.parametrize(
@@ -474,11 +559,11 @@ def test_each_cache_rule_change_is_one_finding(change: Any, key: str, action: Ac
     rules = aws_cache_rules()
     change(rules)
 
-    [finding] = registry_findings(state.registry, ObservedRegistry(aws_scanning(), rules))
+    [finding] = registry_findings(state, observed_registry(aws_scanning(), rules))
 
     assert (finding.resource, finding.setting, finding.key, finding.action) == (
         REGISTRY,
-        Setting.PULL_THROUGH_CACHE_RULE,
+        "pull_through_cache_rule",
         key,
         action,
     )
@@ -498,9 +583,9 @@ def test_each_scanning_change_is_one_finding(change: Any) -> None:
     scanning = aws_scanning()
     change(scanning)
 
-    [finding] = registry_findings(state.registry, ObservedRegistry(scanning=scanning))
+    [finding] = registry_findings(state, observed_registry(scanning))
 
-    assert finding.setting is Setting.REGISTRY_SCANNING
+    assert finding.setting == "registry_scanning"
     assert finding.expected == {
         "scan_type": "ENHANCED",
         "rules": [
@@ -512,12 +597,10 @@ def test_each_scanning_change_is_one_finding(change: Any) -> None:
 
 def test_registry_read_failure_is_failed() -> None:
     state = registry_state(scanning=SCANNING, pull_through_cache=CACHE_RULES)
-    observed = ObservedRegistry(
-        failures={Setting.REGISTRY_SCANNING: "denied", Setting.PULL_THROUGH_CACHE_RULE: "x"}
-    )
-    assert [(f.setting, f.action) for f in registry_findings(state.registry, observed)] == [
-        (Setting.REGISTRY_SCANNING, Action.FAILED),
-        (Setting.PULL_THROUGH_CACHE_RULE, Action.FAILED),
+    observed = observed_registry(failures={"registry_scanning": "denied", "pull_through_cache_rule": "x"})
+    assert [(f.setting, f.action) for f in registry_findings(state, observed)] == [
+        ("registry_scanning", Action.FAILED),
+        ("pull_through_cache_rule", Action.FAILED),
     ]
 
 

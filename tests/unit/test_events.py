@@ -41,6 +41,9 @@ ROUTES: dict[str, tuple[str, tuple[str, ...] | None, bool] | str] = {
     "delete_lifecycle_policy.json": ("cloudtrail:DeleteLifecyclePolicy", ("utila-cosigner",), False),
     "delete_pull_through_cache_rule.json": ("cloudtrail:DeletePullThroughCacheRule", (), True),
     "put_registry_scanning_configuration.json": ("cloudtrail:PutRegistryScanningConfiguration", (), True),
+    "put_replication_configuration.json": ("cloudtrail:PutReplicationConfiguration", (), True),
+    "delete_registry_policy.json": ("cloudtrail:DeleteRegistryPolicy", (), True),
+    "delete_repository_creation_template.json": ("cloudtrail:DeleteRepositoryCreationTemplate", (), True),
     "service_event_pull_through_cache.json": (
         "service-event:CreateRepository",
         ("ecr-public/library/nginx",),

@@ -20,6 +20,7 @@ import json
 import re
 import types
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import hypothesis_jsonschema._from_schema as jsonschema_strategies
@@ -37,12 +38,12 @@ from handler.documents.lifecycle import (
     canonical_lifecycle_policy,
     validate_lifecycle_policy,
 )
-from handler.documents.mutability import to_api
 from handler.documents.repository_documents import lifecycle_policy_text, repository_policy_text
 from handler.documents.repository_policy import MAX_POLICY_TEXT_LENGTH, parse_repository_policy
-from handler.drift import desired_repository
+from handler.drift import desired_repository, missing_repository_changes
 from handler.events import Ignored, route
 from handler.findings import Report
+from handler.state import RepositoryOptions
 from handler.targets import Target
 from tests.conftest import ROOT
 from tests.lambda_harness import ENFORCER_ROLE, event_files, invoke, lambda_environment, load_event
@@ -290,11 +291,12 @@ def check_repository_documents(state: DesiredState, resolved: Any) -> None:
             assert "Resource" not in statement
             assert ("Principal" in statement) != ("NotPrincipal" in statement), statement
             assert ("Action" in statement) != ("NotAction" in statement), statement
-    desired = desired_repository(state, resolved)  # what drift and the remediation units work from
-    if desired.tag_mutability is not None:
-        call = to_api(desired.tag_mutability)
-        assert len(call.get("imageTagMutabilityExclusionFilters", [])) <= 5
-    assert len(desired.tags or {}) <= 50
+    # What the enforcer would send to create it: every setting's parameters, within ECR's limits.
+    desired = replace(desired_repository(state, resolved), named=True, options=RepositoryOptions())
+    [change] = missing_repository_changes(desired)
+    create = change.calls[0].parameters
+    assert len(create.get("imageTagMutabilityExclusionFilters", [])) <= 5
+    assert len(create.get("tags", [])) <= 50
 
 
 @settings(FUZZ, max_examples=30)

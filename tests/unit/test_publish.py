@@ -18,7 +18,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from handler.aws.clients import AwsClients
 from handler.config import EnforcerConfig
-from handler.findings import REGISTRY, Action, Finding, Origin, Report, Setting
+from handler.findings import REGISTRY, Action, Finding, Origin, Report
 from handler.publish import (
     DRIFT_DETECTED,
     DRIFT_REMEDIATED,
@@ -46,16 +46,14 @@ CONSOLE = Origin(
     event_id="8d1b5800-7b81-5bc6-997b-50f2057869be",
     event_name="PutImageScanningConfiguration",
 )
-REMEDIATED = Finding("utila-cosigner", Setting.SCAN_ON_PUSH, True, False, Action.REMEDIATED, origin=CONSOLE)
-DRIFT = Finding(
-    "temporal-worker", Setting.LIFECYCLE_POLICY, {"rules": []}, None, message="no lifecycle policy"
-)
+REMEDIATED = Finding("utila-cosigner", "scan_on_push", True, False, Action.REMEDIATED, origin=CONSOLE)
+DRIFT = Finding("temporal-worker", "lifecycle_policy", {"rules": []}, None, message="no lifecycle policy")
 FAILED = Finding(
-    "admin-dashboard", Setting.REPOSITORY_POLICY, {"Statement": []}, None, Action.FAILED, error="AccessDenied"
+    "admin-dashboard", "repository_policy", {"Statement": []}, None, Action.FAILED, error="AccessDenied"
 )
-UNMANAGED = Finding("scratch", Setting.UNMANAGED_REPOSITORY, None, "scratch", Action.REPORTED)
+UNMANAGED = Finding("scratch", "unmanaged_repository", None, "scratch", Action.REPORTED)
 CACHE_RULE = Finding(
-    REGISTRY, Setting.PULL_THROUGH_CACHE_RULE, {"upstream": "public.ecr.aws"}, None, key="ecr-public"
+    REGISTRY, "pull_through_cache_rule", {"upstream": "public.ecr.aws"}, None, key="ecr-public"
 )
 
 
@@ -183,7 +181,7 @@ def config(**variables: str) -> EnforcerConfig:
     return EnforcerConfig.from_env(variables)
 
 
-def hub_id(resource: str, setting: Setting, key: str | None = None) -> str:
+def hub_id(resource: str, setting: str, key: str | None = None) -> str:
     return securityhub.finding_id(securityhub.Account(ACCOUNT_ID, "aws", REGION), resource, str(setting), key)
 
 
@@ -327,7 +325,7 @@ def test_sns_is_quiet_when_nothing_changed_or_only_known_reports(
     assert drain(sqs, topic[1]) == []
 
     created_by_someone = Finding(
-        "scratch", Setting.UNMANAGED_REPOSITORY, None, "scratch", Action.REPORTED, origin=CONSOLE
+        "scratch", "unmanaged_repository", None, "scratch", Action.REPORTED, origin=CONSOLE
     )
     publish(
         report(created_by_someone), config=settings, clients=clients, logger=out.logger, metrics=out.metrics
@@ -337,7 +335,7 @@ def test_sns_is_quiet_when_nothing_changed_or_only_known_reports(
 
 def test_sns_subject_is_short_and_ascii() -> None:
     long_name = "team/" + "a" * 200
-    findings = [Finding(long_name, Setting.TAGS, {"team": "é"}, None)]
+    findings = [Finding(long_name, "tags", {"team": "é"}, None)]
 
     subject = sns.subject(report(*findings), findings)
 
@@ -347,7 +345,7 @@ def test_sns_subject_is_short_and_ascii() -> None:
 
 
 def test_sns_lists_at_most_a_page_of_findings() -> None:
-    findings = [Finding(f"repo-{i:03d}", Setting.TAGS, {}, None) for i in range(sns.LISTED + 7)]
+    findings = [Finding(f"repo-{i:03d}", "tags", {}, None) for i in range(sns.LISTED + 7)]
 
     body = sns.message(report(*findings), findings)
 
@@ -361,9 +359,7 @@ def test_sns_lists_at_most_a_page_of_findings() -> None:
 def test_one_event_per_finding_in_batches_of_ten(
     clients: AwsClients, sqs: SQSClient, bus: tuple[str, str], out: Output
 ) -> None:
-    findings = [
-        Finding(f"repo-{i:02d}", Setting.SCAN_ON_PUSH, True, False, origin=CONSOLE) for i in range(23)
-    ]
+    findings = [Finding(f"repo-{i:02d}", "scan_on_push", True, False, origin=CONSOLE) for i in range(23)]
     sent: list[int] = []
     clients.events.meta.events.register(
         "before-parameter-build.events.PutEvents", lambda params, **_: sent.append(len(params["Entries"]))
@@ -435,29 +431,29 @@ def test_security_hub_findings_have_stable_ids_and_asff_fields(clients: AwsClien
     stored = hub_findings()
     assert errors == []
     assert set(stored) == {
-        hub_id("utila-cosigner", Setting.SCAN_ON_PUSH),
-        hub_id("temporal-worker", Setting.LIFECYCLE_POLICY),
-        hub_id("admin-dashboard", Setting.REPOSITORY_POLICY),
-        hub_id("scratch", Setting.UNMANAGED_REPOSITORY),
-        hub_id(REGISTRY, Setting.PULL_THROUGH_CACHE_RULE, "ecr-public"),
+        hub_id("utila-cosigner", "scan_on_push"),
+        hub_id("temporal-worker", "lifecycle_policy"),
+        hub_id("admin-dashboard", "repository_policy"),
+        hub_id("scratch", "unmanaged_repository"),
+        hub_id(REGISTRY, "pull_through_cache_rule", "ecr-public"),
     }
-    drift = stored[hub_id("temporal-worker", Setting.LIFECYCLE_POLICY)]
+    drift = stored[hub_id("temporal-worker", "lifecycle_policy")]
     assert drift["Compliance"] == {"Status": "FAILED"}
     assert drift["Workflow"] == {"Status": "NEW"}
     assert drift["ProductArn"] == f"arn:aws:securityhub:{REGION}:{ACCOUNT_ID}:product/{ACCOUNT_ID}/default"
     assert drift["GeneratorId"] == "ecr-drift-enforcer/lifecycle_policy"
     assert drift["Resources"][0]["Id"] == f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/temporal-worker"
     assert drift["Resources"][0]["Type"] == "AwsEcrRepository"
-    registry = stored[hub_id(REGISTRY, Setting.PULL_THROUGH_CACHE_RULE, "ecr-public")]
+    registry = stored[hub_id(REGISTRY, "pull_through_cache_rule", "ecr-public")]
     assert registry["Resources"][0] == {
         "Type": "AwsAccount",
         "Id": f"AWS::::Account:{ACCOUNT_ID}",
         "Region": REGION,
     }
-    remediated = stored[hub_id("utila-cosigner", Setting.SCAN_ON_PUSH)]
+    remediated = stored[hub_id("utila-cosigner", "scan_on_push")]
     assert remediated["Compliance"] == {"Status": "PASSED"}
     assert f"changed by {CONSOLE.principal_arn}" in remediated["Description"]
-    assert double.resolved == [hub_id("utila-cosigner", Setting.SCAN_ON_PUSH)]
+    assert double.resolved == [hub_id("utila-cosigner", "scan_on_push")]
 
 
 def test_a_later_compliant_run_resolves_what_it_checked(clients: AwsClients, out: Output) -> None:
@@ -473,16 +469,16 @@ def test_a_later_compliant_run_resolves_what_it_checked(clients: AwsClients, out
     errors = publish(later, config=settings, clients=clients, logger=out.logger, metrics=out.metrics)
 
     stored = hub_findings()
-    resolved = stored[hub_id("temporal-worker", Setting.LIFECYCLE_POLICY)]
+    resolved = stored[hub_id("temporal-worker", "lifecycle_policy")]
     assert errors == []
-    assert double.resolved == [hub_id("temporal-worker", Setting.LIFECYCLE_POLICY)]
+    assert double.resolved == [hub_id("temporal-worker", "lifecycle_policy")]
     assert resolved["Compliance"] == {"Status": "PASSED"}
     assert resolved["Workflow"] == {"Status": "RESOLVED"}
     assert resolved["Description"].startswith("Compliant again: lifecycle_policy of temporal-worker")
-    assert stored[hub_id("admin-dashboard", Setting.REPOSITORY_POLICY)]["Compliance"] == {"Status": "FAILED"}
+    assert stored[hub_id("admin-dashboard", "repository_policy")]["Compliance"] == {"Status": "FAILED"}
     for untouched in (
-        hub_id("scratch", Setting.UNMANAGED_REPOSITORY),
-        hub_id(REGISTRY, Setting.PULL_THROUGH_CACHE_RULE, "ecr-public"),
+        hub_id("scratch", "unmanaged_repository"),
+        hub_id(REGISTRY, "pull_through_cache_rule", "ecr-public"),
     ):
         assert stored[untouched]["Compliance"] == {"Status": "FAILED"}
 
@@ -494,7 +490,7 @@ def test_a_later_compliant_run_resolves_what_it_checked(clients: AwsClients, out
         metrics=out.metrics,
         registry_checked=True,
     )
-    assert hub_findings()[hub_id(REGISTRY, Setting.PULL_THROUGH_CACHE_RULE, "ecr-public")]["Compliance"] == {
+    assert hub_findings()[hub_id(REGISTRY, "pull_through_cache_rule", "ecr-public")]["Compliance"] == {
         "Status": "PASSED"
     }
 

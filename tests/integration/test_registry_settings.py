@@ -1,0 +1,198 @@
+"""Replication, the registry policy and repository creation templates, end to end through the real Lambda
+handler on moto (templates through the project's ECR double): built by a manual enforce, drifted, then put
+back by a sweep and by the CloudTrail event of the change; each with the bytes Pulumi sends.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from handler.desired import DesiredState, load_desired_state
+from handler.documents.registry_policy import render_registry_policy
+from handler.documents.replication import replication_configuration
+from handler.drift import desired_registry, registry_changes
+from handler.settings import registry_policy, replication
+from handler.settings.creation_templates import creation_templates
+from handler.state import DesiredRegistry, ObservedRegistry
+from tests.aws_calls import AwsCalls
+from tests.conftest import ACCOUNT_ID, EXAMPLE_PATH, REGION
+from tests.lambda_harness import invoke, lambda_environment, load_event
+
+PARTNER = "111122223333"
+STATEMENT = {
+    "Sid": "ReplicationFromPartner",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{PARTNER}:root"},
+    "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+    "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/*",
+}
+REPLICATION = [
+    {"destinations": [{"region": "eu-central-1"}], "repository_prefixes": ["utila-cosigner"]},
+    {"destinations": [{"region": "us-east-1", "account_id": PARTNER}]},
+]
+
+
+@pytest.fixture
+def desired(tmp_path: Path) -> Path:
+    document = json.loads(EXAMPLE_PATH.read_text())
+    document["registry"]["replication"] = REPLICATION
+    document["registry"]["policy_statements"] = [STATEMENT]
+    path = tmp_path / "desired_state.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.fixture
+def state(desired: Path) -> DesiredState:
+    return load_desired_state(desired)
+
+
+@pytest.fixture
+def built(
+    aws: None, desired: Path, monkeypatch: pytest.MonkeyPatch, ecr_calls: AwsCalls, capsys: Any
+) -> None:
+    lambda_environment(monkeypatch, desired)
+    response = invoke({"action": "enforce"})
+    assert response["status"] == "ok", response
+    assert response["summary"]["failed"] == 0, response["findings"]
+    assert invoke({"action": "audit"})["findings"] == []
+    ecr_calls.clear()
+
+
+def ecr() -> Any:
+    return boto3.client("ecr", region_name=REGION)
+
+
+def registry_findings(response: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    return [
+        (f["setting"], f["key"], f["action"]) for f in response["findings"] if f["resource"] == "registry"
+    ]
+
+
+def test_built_with_the_compiler_s_bytes(built: None, state: DesiredState) -> None:
+    stored = ecr().get_registry_policy()["policyText"]
+    assert state.registry.policy_statements is not None
+    assert stored == render_registry_policy(registry_policy.SPEC.desired(state) or {})
+    assert state.registry.replication is not None
+    configuration = ecr().describe_registry()["replicationConfiguration"]
+    assert configuration == replication_configuration(state.registry.replication, ACCOUNT_ID)
+    templates = ecr().describe_repository_creation_templates()["repositoryCreationTemplates"]
+    assert [t["prefix"] for t in templates] == list(creation_templates(state))
+
+
+def test_replication_turned_off_is_put_back_on_its_event(built: None, ecr_calls: AwsCalls) -> None:
+    ecr().put_replication_configuration(replicationConfiguration={"rules": []})
+
+    response = invoke(load_event("put_replication_configuration.json"))
+
+    assert response["trigger"] == "cloudtrail:PutReplicationConfiguration"
+    assert registry_findings(response) == [("replication", None, "remediated")]
+    assert [c.operation for c in ecr_calls.writes] == ["PutReplicationConfiguration"]
+    assert len(ecr().describe_registry()["replicationConfiguration"]["rules"]) == 2
+    assert invoke({"action": "audit"})["findings"] == []
+
+
+def test_registry_policy_deleted_is_put_back_on_its_event(built: None, ecr_calls: AwsCalls) -> None:
+    ecr().delete_registry_policy()
+
+    response = invoke(load_event("delete_registry_policy.json"))
+
+    assert registry_findings(response) == [("registry_policy", None, "remediated")]
+    assert [c.operation for c in ecr_calls.writes] == ["PutRegistryPolicy"]
+    assert json.loads(ecr().get_registry_policy()["policyText"])["Statement"][0]["Sid"] == STATEMENT["Sid"]
+
+
+def test_a_widened_registry_policy_is_narrowed_by_the_sweep(built: None) -> None:
+    wide = {**STATEMENT, "Sid": "Anyone", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}}
+    policy = json.loads(ecr().get_registry_policy()["policyText"])
+    ecr().put_registry_policy(policyText=json.dumps({**policy, "Statement": [*policy["Statement"], wide]}))
+
+    response = invoke(load_event("scheduled_event.json"))
+
+    assert registry_findings(response) == [("registry_policy", None, "remediated")]
+    sids = [s["Sid"] for s in json.loads(ecr().get_registry_policy()["policyText"])["Statement"]]
+    assert sids == [STATEMENT["Sid"]]
+
+
+def test_a_deleted_creation_template_is_recreated_and_a_foreign_one_reported(
+    built: None, ecr_calls: AwsCalls
+) -> None:
+    ecr().delete_repository_creation_template(prefix="ecr-public")
+    ecr().create_repository_creation_template(prefix="team-x", appliedFor=["CREATE_ON_PUSH"])
+
+    response = invoke(load_event("delete_repository_creation_template.json"))
+
+    assert registry_findings(response) == [
+        ("creation_template", "ecr-public", "remediated"),
+        ("creation_template", "team-x", "reported"),
+    ]
+    assert [c.operation for c in ecr_calls.writes] == ["CreateRepositoryCreationTemplate"]
+    prefixes = {
+        t["prefix"] for t in ecr().describe_repository_creation_templates()["repositoryCreationTemplates"]
+    }
+    assert prefixes == {"ecr-public", "team-x"}  # reported, never deleted
+
+
+def test_a_changed_creation_template_is_updated_back(built: None, ecr_calls: AwsCalls) -> None:
+    ecr().update_repository_creation_template(
+        prefix="ecr-public", lifecyclePolicy="", imageTagMutability="IMMUTABLE", resourceTags=[]
+    )
+
+    response = invoke(load_event("scheduled_event.json"))
+
+    assert registry_findings(response) == [("creation_template", "ecr-public", "remediated")]
+    assert [c.operation for c in ecr_calls.writes] == ["UpdateRepositoryCreationTemplate"]
+    assert invoke({"action": "audit"})["findings"] == []
+
+
+# ---- what counts as subtractive (what a blast-radius guard counts) -------------------------------------
+
+
+NO_REPLICATION = {"registryId": ACCOUNT_ID, "replicationConfiguration": {"rules": []}}
+
+
+def observed(replication_read: Any = NO_REPLICATION, policy_read: Any = None) -> ObservedRegistry:
+    return ObservedRegistry(REGION, {replication.READ: replication_read, registry_policy.READ: policy_read})
+
+
+def changes_of(state: DesiredState, account: ObservedRegistry) -> dict[str, list[bool]]:
+    """Each of the two settings' calls, as subtractive or not."""
+    values = {
+        k: v for k, v in desired_registry(state).values.items() if k in {"replication", "registry_policy"}
+    }
+    changes = registry_changes(DesiredRegistry(values), account)
+    return {c.finding.setting: [call.subtractive for call in c.calls] for c in changes}
+
+
+def test_adding_is_additive_and_removing_is_subtractive(state: DesiredState) -> None:
+    # Nothing there yet: both are only added.
+    assert changes_of(state, observed()) == {"replication": [False], "registry_policy": [False]}
+
+    # More than desired is there: putting the desired back removes a rule and a statement.
+    extra_rule = {"destinations": [{"region": "ap-south-1", "registryId": ACCOUNT_ID}]}
+    rules = [*replication_configuration(state.registry.replication or [], ACCOUNT_ID)["rules"], extra_rule]
+    extra = {**STATEMENT, "Sid": "Extra", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [STATEMENT, extra]})
+    account = observed(
+        {"registryId": ACCOUNT_ID, "replicationConfiguration": {"rules": rules}}, {"policyText": policy}
+    )
+    assert changes_of(state, account) == {"replication": [True], "registry_policy": [True]}
+
+    # `[]` for both: the configuration is emptied and the policy deleted, both subtractive.
+    empty = state.model_copy(
+        update={"registry": state.registry.model_copy(update={"replication": [], "policy_statements": []})}
+    )
+    assert changes_of(empty, account) == {"replication": [True], "registry_policy": [True]}
+
+
+def test_a_destination_that_is_this_registry_is_reported_not_written() -> None:
+    rules = [{"destinations": [{"region": REGION}]}]
+    itself = DesiredState.model_validate({"version": 1, "registry": {"replication": rules}})
+    [change] = registry_changes(desired_registry(itself), observed())
+    assert (change.finding.action, change.calls) == ("reported", ())
+    assert "this registry" in change.finding.message
