@@ -82,6 +82,14 @@ class EnforcerConfig(BaseModel):
     sweep_batch_size: int = Field(
         default=DEFAULT_SWEEP_BATCH_SIZE, alias="SWEEP_BATCH_SIZE", ge=1, le=MAX_SWEEP_BATCH_SIZE
     )
+    region: str | None = Field(default=None, alias="AWS_REGION", description="Set by the Lambda runtime.")
+
+    @property
+    def home(self) -> tuple[str | None, str | None]:
+        """This registry's (region, account id) as far as the environment says: validation rejects a
+        replication rule into the registry itself. The account is the one of the function's own role."""
+        account = self.enforcer_role_arn.split(":")[4] if self.enforcer_role_arn else None
+        return self.region, account
 
     @field_validator("mode", "security_hub_findings", mode="before")
     @classmethod

@@ -27,11 +27,12 @@ from handler.state import (
 )
 
 CREATE_REPOSITORY = "CreateRepository"
-# Recreating a missing repository. Tags on creation need ecr:TagResource; with a KMS key, ECR checks the
-# key and creates a grant on it.
-CREATE_REPOSITORY_WRITE = Write(
-    CREATE_REPOSITORY, implied_iam_actions=("ecr:TagResource", "kms:CreateGrant", "kms:DescribeKey")
-)
+
+
+def create_repository_write() -> Write:
+    """Recreating a missing repository, with what the settings' creation parameters need on top."""
+    implied = sorted({a for s in repository_settings() for a in s.creation_iam_actions})
+    return Write(CREATE_REPOSITORY, implied_iam_actions=tuple(implied))
 
 
 def desired_repository(state: DesiredState, resolved: Resolved) -> DesiredRepository:

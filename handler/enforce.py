@@ -42,7 +42,7 @@ tracer = Tracer(service=SERVICE)
 def startup() -> tuple[EnforcerConfig, DesiredState]:
     """The environment and the desired state, read once per cold start (a failure is not cached)."""
     config = EnforcerConfig.from_env()
-    return config, load_desired_state(config.desired_state_path)
+    return config, load_desired_state(config.desired_state_path, home=config.home)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

@@ -85,7 +85,7 @@ class RequestParameters(_AwsModel):
     which costs the same reads as checking one of its rules."""
 
     repository_name: str | None = Field(default=None, alias="repositoryName")
-    resource_arn: str | None = Field(default=None, alias="resourceArn")  # TagResource, UntagResource
+    resource_arn: str | None = Field(default=None, alias="resourceArn")  # the tagging calls
 
 
 class RepositoryElement(_AwsModel):

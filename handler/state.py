@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from handler.findings import Finding
 
-# How a call names its repository: ECR's repository calls take the name, TagResource and friends the ARN.
+# How a call names its repository: most ECR calls take its name, the tagging calls its ARN.
 RepositoryParameter = Literal["repositoryName", "resourceArn"]
 
 

@@ -20,7 +20,7 @@ from infra.config import load_settings
 
 settings = load_settings()
 try:
-    state = load_desired_state(package.ROOT / "desired_state.json")
+    state = load_desired_state(package.ROOT / "desired_state.json", home=(settings.region, None))
 except DesiredStateError as error:
     # The same path-by-path problems `ecr-drift validate` prints, without a Python traceback around them.
     raise pulumi.RunError(str(error)) from None

@@ -4,7 +4,7 @@ writes; ``handler.role`` adds what the publishers and the sweep fan-out declare.
 from __future__ import annotations
 
 from handler.aws.observe import LIST_READ
-from handler.drift import CREATE_REPOSITORY_WRITE
+from handler.drift import create_repository_write
 from handler.settings import registry_settings, repository_settings
 
 
@@ -13,7 +13,7 @@ def engine_iam_actions() -> list[str]:
     return sorted(
         {
             LIST_READ.iam_action,
-            *CREATE_REPOSITORY_WRITE.iam_actions,
+            *create_repository_write().iam_actions,
             *(action for s in (*repository_settings(), *registry_settings()) for action in s.iam_actions),
         }
     )

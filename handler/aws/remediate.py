@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from handler.aws.errors import Sleep, error_code, is_read_operation, retry_not_found
 from handler.desired.models import LifecycleGuard
 from handler.documents.lifecycle_preview import Image, preview
-from handler.drift import CREATE_REPOSITORY, CREATE_REPOSITORY_WRITE
+from handler.drift import CREATE_REPOSITORY
 from handler.findings import REPOSITORY, Action, Finding
 from handler.settings import registry_settings, repository_settings
 from handler.state import Call, Change
@@ -126,7 +126,7 @@ def _mass_expiry(ecr: ECRClient, name: str, document: Any, guard: LifecycleGuard
 
 def planned_calls() -> dict[str, list[str]]:
     """The write calls that remediating each setting may make, for `ecr-drift plan`."""
-    planned = {REPOSITORY: [CREATE_REPOSITORY_WRITE.operation]}
+    planned = {REPOSITORY: [CREATE_REPOSITORY]}
     for setting in (*repository_settings(), *registry_settings()):
         planned[setting.name] = [w.operation for w in setting.writes if not is_read_operation(w.operation)]
     return planned

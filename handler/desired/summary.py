@@ -23,6 +23,8 @@ class Summary:
     patterns: int
     cache_rules: int
     registry_scanning: str | None
+    replication_rules: int | None  # None: unmanaged
+    registry_policy_statements: int | None
     mode: str
     managed: list[str]
 
@@ -31,15 +33,21 @@ class Summary:
 
     def sentence(self) -> str:
         scanning = f"registry scanning {self.registry_scanning or 'unmanaged'}"
+        replication = _managed(self.replication_rules, "replication rule", "replication")
+        policy = _managed(self.registry_policy_statements, "registry policy statement", "registry policy")
         return (
             f"{_count(self.repositories, 'repository', 'repositories')}, {_count(self.patterns, 'pattern')}, "
-            f"{_count(self.cache_rules, 'pull-through cache rule')}, {scanning}; "
+            f"{_count(self.cache_rules, 'pull-through cache rule')}, {scanning}, {replication}, {policy}; "
             f"manages {', '.join(self.managed) or 'nothing per repository'}; mode {self.mode}."
         )
 
 
 def _count(number: int, singular: str, plural: str | None = None) -> str:
     return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def _managed(number: int | None, singular: str, setting: str) -> str:
+    return f"{setting} unmanaged" if number is None else _count(number, singular)
 
 
 def summarize(state: DesiredState) -> Summary:
@@ -53,6 +61,12 @@ def summarize(state: DesiredState) -> Summary:
         patterns=len(state.repository_patterns),
         cache_rules=len(state.registry.pull_through_cache or {}),
         registry_scanning=scanning.scan_type if scanning else None,
+        replication_rules=_length(state.registry.replication),
+        registry_policy_statements=_length(state.registry.policy_statements),
         mode=state.enforcement.mode,
         managed=managed,
     )
+
+
+def _length(items: list[Any] | None) -> int | None:
+    return None if items is None else len(items)

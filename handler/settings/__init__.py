@@ -1,23 +1,14 @@
-"""The managed settings, one module each, registered here in the order findings list them.
+"""The managed settings: one module each in this package, found and registered when it is imported.
 
-To add a setting: a new module here with its class and one instance, and that instance in the list below.
+Adding a setting is adding a module here whose ``SPEC`` is an instance of a ``RepositorySetting`` or a
+``RegistrySetting`` (see ``base``). Findings list them by module name; nothing else names them.
 """
 
-from typing import Any
+from __future__ import annotations
 
-from handler.settings import (
-    creation_templates,
-    encryption,
-    lifecycle_policy,
-    pull_through_cache,
-    registry_policy,
-    registry_scanning,
-    replication,
-    repository_policy,
-    scan_on_push,
-    tag_mutability,
-    tags,
-)
+import importlib
+import pkgutil
+
 from handler.settings.base import (
     RegistrySetting,
     RepositorySetting,
@@ -27,22 +18,6 @@ from handler.settings.base import (
     unregister,
 )
 
-_SETTINGS: tuple[RepositorySetting[Any] | RegistrySetting[Any], ...] = (
-    scan_on_push.SPEC,
-    tag_mutability.SPEC,
-    lifecycle_policy.SPEC,
-    repository_policy.SPEC,
-    tags.SPEC,
-    encryption.SPEC,
-    registry_scanning.SPEC,
-    pull_through_cache.SPEC,
-    replication.SPEC,
-    registry_policy.SPEC,
-    creation_templates.SPEC,
-)
-for _setting in _SETTINGS:
-    register(_setting)
-
 __all__ = [
     "RegistrySetting",
     "RepositorySetting",
@@ -51,3 +26,8 @@ __all__ = [
     "repository_settings",
     "unregister",
 ]
+
+_NOT_SETTINGS = frozenset({"base"})
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_SETTINGS):
+    register(importlib.import_module(f"{__name__}.{_module}").SPEC)

@@ -76,6 +76,8 @@ class RepositorySetting(_Declared, Generic[D]):
 
     events: ClassVar[tuple[RepositoryEvent, ...]] = ()
     report_only: ClassVar[str | None] = None
+    # What CreateRepository needs beyond its own action when it is given this setting's parameters.
+    creation_iam_actions: ClassVar[tuple[str, ...]] = ()
     # UpdateRepositoryCreationTemplate's parameters that take this setting off a template.
     template_reset: ClassVar[Mapping[str, Any]] = {}
 
@@ -208,8 +210,7 @@ class KeyedRegistrySetting(RegistrySetting[Mapping[str, D]]):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The registered settings. Each setting's module registers its one instance when imported; the package's
-# __init__ imports them in the order findings list them.
+# The registered settings: the package's __init__ registers each module's SPEC; a test may add its own.
 
 AnySetting = RepositorySetting[Any] | RegistrySetting[Any]
 _REPOSITORY: list[RepositorySetting[Any]] = []

@@ -17,6 +17,8 @@ class Encryption(RepositorySetting[Value]):
     name = "encryption"
     title = "encryption"
     fields = ("encryption",)
+    # With a KMS key, ECR checks the key and creates a grant on it.
+    creation_iam_actions = ("kms:CreateGrant", "kms:DescribeKey")
     report_only = "encryption differs; it is set at creation, so it is reported, never remediated"
 
     def desired(self, settings: RepositorySettings, options: RepositoryOptions) -> Value | None:

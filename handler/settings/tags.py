@@ -35,6 +35,7 @@ class RepositoryTags(RepositorySetting[Tags]):
     events = (RepositoryEvent(TAG, by="resourceArn"), RepositoryEvent(UNTAG, by="resourceArn"))
     template_reset = {"resourceTags": []}
     severity = "LOW"
+    creation_iam_actions = ("ecr:TagResource",)  # tags given to CreateRepository
 
     def desired(self, settings: RepositorySettings, options: RepositoryOptions) -> Tags | None:
         if settings.tags is None:

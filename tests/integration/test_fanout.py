@@ -167,9 +167,9 @@ def test_a_scheduled_sweep_fans_out_and_each_batch_is_checked_and_remediated(
         "failures": [],
     }
     assert response["repositories_checked"] == []
-    assert [(f["resource"], f["setting"], f["action"]) for f in response["findings"]] == [
-        ("registry", "registry_scanning", "remediated"),
+    assert sorted((f["resource"], f["setting"], f["action"]) for f in response["findings"]) == [
         ("registry", "creation_template", "remediated"),
+        ("registry", "registry_scanning", "remediated"),
     ]
     assert calls.ecr.operations == Counter(
         {

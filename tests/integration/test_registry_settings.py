@@ -196,3 +196,19 @@ def test_a_destination_that_is_this_registry_is_reported_not_written() -> None:
     [change] = registry_changes(desired_registry(itself), observed())
     assert (change.finding.action, change.calls) == ("reported", ())
     assert "this registry" in change.finding.message
+
+
+def test_a_replication_rule_into_this_registry_fails_validation_at_start_up(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ecr_calls: AwsCalls
+) -> None:
+    document = json.loads(EXAMPLE_PATH.read_text())
+    document["registry"]["replication"] = [{"destinations": [{"region": "us-east-1"}, {"region": REGION}]}]
+    path = tmp_path / "desired_state.json"
+    path.write_text(json.dumps(document))
+    lambda_environment(monkeypatch, path, AWS_REGION=REGION)  # the runtime sets it; the account is the role's
+
+    response = invoke({"action": "enforce"})
+
+    assert response["status"] == "error"
+    assert any(p.startswith("registry.replication[0].destinations[1].region") for p in response["problems"])
+    assert ecr_calls.calls == []
