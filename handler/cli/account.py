@@ -25,7 +25,7 @@ from handler.cli.render import print_report
 from handler.cli.validate import load_or_exit
 from handler.desired import DesiredState
 from handler.findings import Action, Report
-from handler.targets import Mode, Target, sweep
+from handler.targets import Mode, Target, effective_mode, sweep
 
 # Exit codes, documented in --help and the README.
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
@@ -265,7 +265,7 @@ def enforce(
         desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
     )
     state = load_or_exit(desired, options.output)
-    if state.enforcement.mode == "audit":
+    if effective_mode(Mode.ENFORCE, state.enforcement.mode) is Mode.AUDIT:
         options.output.err.print(
             f"[bold red]error:[/] enforcement.mode is `audit` in {desired}: nothing may be written. "
             "Use `ecr-drift audit`, or set the mode to `enforce`."

@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 from handler.aws.clients import AwsClients
 from handler.cli import account
 from handler.cli.app import app
+from handler.findings import REPOSITORY, UNMANAGED_REPOSITORY
+from handler.settings import registry_settings, repository_settings
 from tests.aws_calls import AwsCalls
 from tests.conftest import EXAMPLE_PATH, REGION, ROOT
 
@@ -298,14 +300,35 @@ def test_demo_runs_the_whole_loop_and_ends_clean() -> None:
         "widened to every AWS principal",
         "removed from",
         "pull-through cache rule `ecr-public` deleted",
+        "replication turned off in the console",
+        "repository creation template `ecr-public` deleted",
         "managed repository admin-dashboard deleted",
         "ECR created ecr-public/library/nginx",
     ):
         assert story in out, story
     assert "ignored: PutImageScanningConfiguration was made by the enforcer's own role" in out
-    assert out.count("remediated") >= 9
+    assert out.count("remediated") >= 11
     assert "failed" not in out
     assert out.rstrip().endswith(f"match {EXAMPLE_PATH}.")
+
+
+def test_demo_shows_a_registry_policy_when_the_desired_state_has_one(tmp_path: Any) -> None:
+    document = json.loads(EXAMPLE_PATH.read_text())
+    document["registry"]["policy_statements"] = [
+        {
+            "Sid": "ReplicationFromOrg",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+            "Resource": "arn:aws:ecr:eu-west-1:123456789012:repository/*",
+        }
+    ]
+    path = tmp_path / "desired_state.json"
+    path.write_text(json.dumps(document))
+    result = runner.invoke(app, ["demo", "--no-color", "--desired", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "registry policy deleted" in result.stdout
+    assert "registry registry_policy: remediated" in result.stdout
 
 
 def test_plan_of_a_compliant_account_exits_0(baseline: AwsCalls) -> None:
@@ -328,3 +351,9 @@ def test_demo_with_an_invalid_desired_state_exits_1(tmp_path: Any) -> None:
     result = runner.invoke(app, ["demo", "--desired", str(path)])
     assert result.exit_code == 1
     assert "version: Input should be 1" in result.stderr
+
+
+def test_report_schema_names_every_setting_a_finding_can_have() -> None:
+    settings = {s.name for s in (*repository_settings(), *registry_settings())}
+    enum = REPORT_SCHEMA["$defs"]["finding"]["properties"]["setting"]["enum"]
+    assert sorted(enum) == sorted({REPOSITORY, UNMANAGED_REPOSITORY} | settings)
