@@ -3,13 +3,16 @@ KMS, push access, and patterns that do and do not translate into creation templa
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 
 from handler.desired import DesiredState, load_desired_state_text
+from handler.desired.resolution import overlay
 from handler.documents.creation_template import applied_for, template_prefix
 from handler.documents.replication import replication_configuration
+from handler.documents.repository_documents import lifecycle_policy_text, repository_policy_text
 from handler.settings import creation_templates as creation_templates_setting
 from handler.settings import registry_policy
 from handler.settings.creation_templates import creation_templates
@@ -149,27 +152,6 @@ def test_applied_for(pattern: str, applied: str) -> None:
 # ---- registry settings and templates: the enforcer's very bytes ------------------------------------------
 
 
-def test_replication_rules_are_the_compiled_configuration(run: StackRun, state: DesiredState) -> None:
-    (resource,) = run.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
-    assert state.registry.replication is not None
-    compiled = replication_configuration(state.registry.replication, ACCOUNT_ID)
-    rules = resource.inputs["replicationConfiguration"]["rules"]
-    as_api = [
-        {
-            "destinations": [
-                {"region": d["region"], "registryId": d["registryId"]} for d in rule["destinations"]
-            ],
-            **({"repositoryFilters": rule["repositoryFilters"]} if rule.get("repositoryFilters") else {}),
-        }
-        for rule in rules
-    ]
-    assert as_api == compiled["rules"]
-    assert compiled["rules"][0]["destinations"] == [
-        {"region": "us-east-1", "registryId": ACCOUNT_ID},
-        {"region": "eu-west-2", "registryId": PARTNER},
-    ]
-
-
 def test_registry_policy_is_the_text_the_enforcer_puts(run: StackRun, state: DesiredState) -> None:
     (resource,) = run.of_type("aws:ecr/registryPolicy:RegistryPolicy")
     [put] = registry_policy.SPEC.calls(registry_policy.SPEC.desired(state) or {}, ObservedRegistry(REGION))
@@ -210,3 +192,60 @@ def test_templates_are_what_the_enforcer_creates(run: StackRun, state: DesiredSt
         assert inputs.get("lifecyclePolicy") == parameters.get("lifecyclePolicy")
         assert inputs.get("repositoryPolicy") == parameters.get("repositoryPolicy")
         assert inputs["resourceTags"] == {t["Key"]: t["Value"] for t in parameters["resourceTags"]}
+
+
+def test_replication_inputs_are_exactly_the_compiled_configuration(
+    run: StackRun, state: DesiredState
+) -> None:
+    (resource,) = run.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    assert state.registry.replication is not None
+    # No prefixes: no repositoryFilters at all (ECR rejects an empty filter list).
+    assert resource.inputs["replicationConfiguration"] == replication_configuration(
+        state.registry.replication, ACCOUNT_ID
+    )
+    assert "repositoryFilters" not in resource.inputs["replicationConfiguration"]["rules"][0]
+
+
+def test_absent_registry_settings_declare_no_resource() -> None:
+    args = BaselineArgs(
+        state=load_desired_state_text(json.dumps({"version": 1})),
+        account_id=ACCOUNT_ID,
+        region=REGION,
+        adopt_existing_repositories=False,
+        protect_repositories=False,
+    )
+    absent = run_under_mocks("absent", {"aws:region": REGION}, lambda: RegistryBaseline("registry", args))
+    assert not absent.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    assert not absent.of_type("aws:ecr/registryPolicy:RegistryPolicy")
+
+
+def test_template_policy_texts_are_byte_identical_with_the_shared_renderers() -> None:
+    document = copy.deepcopy(STATE)
+    document["repository_patterns"]["quay/*"].update(  # type: ignore[index]
+        lifecycle=[{"tag_status": "untagged", "max_age_days": 3}, {"max_images": 20}],
+        pull_account_ids=[PARTNER],
+    )
+    state = load_desired_state_text(json.dumps(document))
+    args = BaselineArgs(
+        state=state,
+        account_id=ACCOUNT_ID,
+        region=REGION,
+        adopt_existing_repositories=False,
+        protect_repositories=False,
+    )
+    run = run_under_mocks("policies", {"aws:region": REGION}, lambda: RegistryBaseline("registry", args))
+    (template,) = [
+        t
+        for t in run.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+        if t.inputs["prefix"] == "quay"
+    ]
+    compiled = creation_templates(state)["quay"]
+    settings = overlay(state.defaults, state.repository_patterns["quay/*"])
+    assert (
+        template.inputs["lifecyclePolicy"] == compiled["lifecyclePolicy"] == lifecycle_policy_text(settings)
+    )
+    assert (
+        template.inputs["repositoryPolicy"]
+        == compiled["repositoryPolicy"]
+        == repository_policy_text(settings)
+    )

@@ -10,10 +10,18 @@ from typing import Any
 import pytest
 
 from handler.desired import DesiredStateError, load_desired_state_text
-from tests.conftest import EXAMPLE_PATH
+from handler.desired.checks import replication_problems_for_home
+from tests.conftest import ACCOUNT_ID, EXAMPLE_PATH, REGION
 
 Doc = dict[str, Any]
 EXAMPLE: Doc = json.loads(EXAMPLE_PATH.read_text())
+REGISTRY_STATEMENT = {
+    "Sid": "Replication",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+    "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+    "Resource": "arn:aws:ecr:eu-west-1:123456789012:repository/*",
+}
 
 
 def _set(path: str, value: Any) -> Callable[[Doc], None]:
@@ -341,6 +349,112 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "enforcement.keep_policy_sids",
         "managed by the enforcer",
     ),
+    (
+        "principal string other than *",
+        _set(
+            "repositories|temporal-worker|policy_statements",
+            [{"Sid": "Ci", "Effect": "Allow", "Principal": "111122223333", "Action": "ecr:BatchGetImage"}],
+        ),
+        "repositories.temporal-worker.policy_statements[0].Principal",
+        'a string `Principal` can only be "*"',
+    ),
+    (
+        "registry policy duplicate Sid",
+        _set("registry|policy_statements", [REGISTRY_STATEMENT, REGISTRY_STATEMENT]),
+        "registry.policy_statements[1].Sid",
+        "Sid `Replication` is already used by policy_statements[0]",
+    ),
+    (
+        "registry policy statement without Resource",
+        _set(
+            "registry|policy_statements", [{k: v for k, v in REGISTRY_STATEMENT.items() if k != "Resource"}]
+        ),
+        "registry.policy_statements[0].Resource",
+        "required field is missing",
+    ),
+    (
+        "registry policy Resource list with an empty string",
+        _set("registry|policy_statements", [{**REGISTRY_STATEMENT, "Resource": ["arn:aws:ecr:*", ""]}]),
+        "registry.policy_statements[0].Resource[1]",
+        "at least 1 character",
+    ),
+    (
+        "registry policy too long",
+        _set(
+            "registry|policy_statements",
+            [
+                {**REGISTRY_STATEMENT, "Sid": f"S{i}", "Resource": [f"arn:aws:ecr:*:*:{'x' * 300}"]}
+                for i in range(40)
+            ],
+        ),
+        "registry.policy_statements",
+        "ECR allows 10240",
+    ),
+    (
+        "replication destination twice in a rule",
+        _set("registry|replication", [{"destinations": [{"region": "us-east-1"}, {"region": "us-east-1"}]}]),
+        "registry.replication[0].destinations[1]",
+        "is the same destination as destinations[0]",
+    ),
+    (
+        "replication prefix twice",
+        _set(
+            "registry|replication",
+            [{"destinations": [{"region": "us-east-1"}], "repository_prefixes": ["prod", "team", "prod"]}],
+        ),
+        "registry.replication[0].repository_prefixes[2]",
+        "`prod` is already listed as repository_prefixes[0]",
+    ),
+    (
+        "more than 25 unique replication destinations",
+        _set(
+            "registry|replication",
+            [{"destinations": [{"region": f"r{i}-{j}"} for i in range(13)]} for j in range(2)],
+        ),
+        "registry.replication",
+        "has 26 unique destinations across its rules; ECR allows at most 25",
+    ),
+    (
+        "more than 10 replication rules",
+        _set("registry|replication", [{"destinations": [{"region": f"r-{i}"}]} for i in range(11)]),
+        "registry.replication",
+        "at most 10 items",
+    ),
+    (
+        "replication rule without destinations",
+        _set("registry|replication", [{"destinations": []}]),
+        "registry.replication[0].destinations",
+        "at least 1 item",
+    ),
+    (
+        "replication region in upper case",
+        _set("registry|replication", [{"destinations": [{"region": "US-EAST-1"}]}]),
+        "registry.replication[0].destinations[0].region",
+        "must be an AWS Region name",
+    ),
+    (
+        "replication account id too short",
+        _set("registry|replication", [{"destinations": [{"region": "us-east-1", "account_id": "1234"}]}]),
+        "registry.replication[0].destinations[0].account_id",
+        "must be a 12-digit AWS account id",
+    ),
+    (
+        "replication prefix with upper case",
+        _set(
+            "registry|replication",
+            [{"destinations": [{"region": "us-east-1"}], "repository_prefixes": ["Prod"]}],
+        ),
+        "registry.replication[0].repository_prefixes[0]",
+        "must be a repository name prefix",
+    ),
+    (
+        "replication prefixes given empty",
+        _set(
+            "registry|replication", [{"destinations": [{"region": "us-east-1"}], "repository_prefixes": []}]
+        ),
+        "registry.replication[0].repository_prefixes",
+        "at least 1 item",
+    ),
 ]
 
 
@@ -387,3 +501,55 @@ def test_every_problem_is_reported_at_once() -> None:
     doc["enforcement"]["mode"] = "loud"
     paths = {path for path, _ in _problems(json.dumps(doc))}
     assert {"defaults.scan_on_push", "enforcement.mode"} <= paths
+
+
+def _replicating(destinations: list[dict[str, str]]) -> str:
+    doc = copy.deepcopy(EXAMPLE)
+    doc["registry"]["replication"] = [{"destinations": destinations}]
+    return json.dumps(doc)
+
+
+def test_replicating_into_this_registry_is_rejected_once_the_registry_is_known() -> None:
+    text = _replicating([{"region": REGION}, {"region": REGION, "account_id": "111122223333"}])
+    state = load_desired_state_text(text)  # offline: region and account unknown, nothing to reject
+    with pytest.raises(DesiredStateError) as caught:
+        load_desired_state_text(text, home=(REGION, ACCOUNT_ID))
+    path = "registry.replication[0].destinations[0].region"
+    assert [(p.path, p.message) for p in caught.value.problems] == [
+        (
+            path,
+            f"{REGION} in this account is the registry being replicated; "
+            "give another Region or another account_id",
+        )
+    ]
+    assert replication_problems_for_home(state, REGION, ACCOUNT_ID) == caught.value.problems
+    assert replication_problems_for_home(state, "us-east-1", ACCOUNT_ID) == []
+
+
+def test_this_accounts_id_given_explicitly_is_this_account() -> None:
+    text = _replicating([{"region": "us-east-1"}, {"region": "us-east-1", "account_id": ACCOUNT_ID}])
+    load_desired_state_text(text)  # offline the two are not known to be the same
+    with pytest.raises(DesiredStateError) as caught:
+        load_desired_state_text(text, home=(REGION, ACCOUNT_ID))
+    _assert_problem(
+        [(p.path, p.message) for p in caught.value.problems],
+        "registry.replication[0].destinations[1]",
+        "is the same destination as destinations[0]",
+    )
+
+
+def test_a_valid_registry_section_loads() -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    doc["registry"]["replication"] = [
+        {"destinations": [{"region": "us-east-1"}, {"region": "eu-west-1", "account_id": "111122223333"}]},
+        {"destinations": [{"region": "ap-south-1"}], "repository_prefixes": ["prod/", "team-a"]},
+    ]
+    doc["registry"]["policy_statements"] = [REGISTRY_STATEMENT]
+    state = load_desired_state_text(json.dumps(doc), home=(REGION, ACCOUNT_ID))
+    assert state.registry.replication is not None
+    assert state.registry.replication[0].destinations[0].account_id is None
+    assert state.registry.policy_statements is not None
+    assert state.registry.policy_statements[0].Resource == REGISTRY_STATEMENT["Resource"]
+    doc["registry"]["replication"] = doc["registry"]["policy_statements"] = []
+    empty = load_desired_state_text(json.dumps(doc))
+    assert (empty.registry.replication, empty.registry.policy_statements) == ([], [])
