@@ -7,17 +7,15 @@ them: one function each, so the three can never disagree.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from handler.desired.models import RepositorySettings
 from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
 from handler.documents.repository_policy import (
     build_repository_policy,
     canonical_repository_policy,
     render_repository_policy,
 )
-
-if TYPE_CHECKING:  # the models import this package: a runtime import would be a cycle
-    from handler.desired.models import RepositorySettings
 
 
 def lifecycle_document(settings: RepositorySettings) -> dict[str, Any] | None:

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
+from handler.desired.lifecycle_rules import LifecycleRule, RawLifecyclePolicy
 from handler.documents.lifecycle import (
-    LifecycleRule,
-    RawLifecyclePolicy,
     compile_lifecycle_policy,
     render_lifecycle_policy,
     validate_lifecycle_policy,
