@@ -7,6 +7,7 @@ means and which calls put it right. A setting the desired state does not manage 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from handler.desired.models import DesiredState
@@ -176,7 +177,7 @@ def _managed_registry(desired: DesiredRegistry) -> list[tuple[RegistrySetting[An
     return [(s, desired.values[s.name]) for s in registry_settings() if s.name in desired.values]
 
 
-def _read_failure(reads: tuple[Read, ...], failures: Any) -> str | None:
+def _read_failure(reads: tuple[Read, ...], failures: Mapping[Read, str]) -> str | None:
     return next((failures[read] for read in reads if read in failures), None)
 
 

@@ -129,18 +129,6 @@ def _replication_problems(state: DesiredState, home: Home | None) -> list[Proble
     return [p.under("registry.replication") for p in replication_problems(rules, home=home)]
 
 
-def replication_problems_for_home(
-    state: DesiredState, region: str | None, account_id: str | None
-) -> list[Problem]:
-    """The replication problems of ``state`` applied to the registry in ``region`` of ``account_id``.
-
-    For a caller that loaded the desired state without ``home`` and learns the region and account later:
-    beyond what loading found, a rule that replicates into this very registry (or lists it twice, once
-    without and once with this account's id).
-    """
-    return _replication_problems(state, (region, account_id))
-
-
 def _registry_policy_problems(state: DesiredState) -> list[Problem]:
     statements = state.registry.policy_statements
     if statements is None:

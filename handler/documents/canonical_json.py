@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 
@@ -22,3 +23,13 @@ def loads_object(text: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{what} must be a JSON object, not {type(value).__name__}")
     return value
+
+
+def canonical_or_text(text: str | None, canonical: Callable[[str], dict[str, Any]]) -> Any:
+    """The canonical form of an observed document; its raw text when it is not one (shown, then rewritten)."""
+    if text is None:
+        return None
+    try:
+        return canonical(text)
+    except ValueError:
+        return text

@@ -73,6 +73,19 @@ def canonical_policy(document_or_text: str | Mapping[str, Any], what: str) -> di
     return canonical
 
 
+def removes_statements(observed: str | None, document: Mapping[str, Any], what: str) -> bool:
+    """Whether writing policy ``document`` over the ``observed`` text drops or changes any statement of it
+    (a changed statement may narrow access as surely as a removed one). Unreadable text counts as dropped."""
+    if observed is None:
+        return False
+    try:
+        before = canonical_policy(observed, what)["Statement"]
+    except ValueError:
+        return True
+    after = canonical_policy(document, what)["Statement"]
+    return any(statement not in after for statement in before)
+
+
 def policy_statements(document: Mapping[str, Any], what: str) -> list[Mapping[str, Any]]:
     """The statements of ``document``: IAM accepts a single statement object in place of the list."""
     value = document.get("Statement", [])

@@ -6,16 +6,11 @@ them: one function each, so the three can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from handler.desired.models import RepositorySettings
 from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
-from handler.documents.repository_policy import (
-    build_repository_policy,
-    canonical_repository_policy,
-    render_repository_policy,
-)
+from handler.documents.repository_policy import build_repository_policy, render_repository_policy
 
 
 def lifecycle_document(settings: RepositorySettings) -> dict[str, Any] | None:
@@ -39,30 +34,3 @@ def lifecycle_policy_text(settings: RepositorySettings) -> str | None:
 def repository_policy_text(settings: RepositorySettings) -> str | None:
     document = repository_policy_document(settings)
     return None if document is None else render_repository_policy(document)
-
-
-def canonical_or_text(text: str | None, canonical: Callable[[str], dict[str, Any]]) -> Any:
-    """The canonical form of an observed document; its raw text when it is not one (shown, then rewritten)."""
-    if text is None:
-        return None
-    try:
-        return canonical(text)
-    except ValueError:
-        return text
-
-
-def removes_statements(
-    observed: str | None,
-    document: Mapping[str, Any],
-    canonical: Callable[[str | Mapping[str, Any]], dict[str, Any]] = canonical_repository_policy,
-) -> bool:
-    """Whether writing policy ``document`` over the ``observed`` text drops or changes any statement of it
-    (a changed statement may narrow access as surely as a removed one). Unreadable text counts as dropped."""
-    if observed is None:
-        return False
-    try:
-        before = canonical(observed)["Statement"]
-    except ValueError:
-        return True
-    after = canonical(document)["Statement"]
-    return any(statement not in after for statement in before)

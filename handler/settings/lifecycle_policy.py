@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from handler.desired.models import RepositorySettings
+from handler.documents.canonical_json import canonical_or_text
 from handler.documents.lifecycle import canonical_lifecycle_policy, render_lifecycle_policy
-from handler.documents.repository_documents import canonical_or_text, lifecycle_document
+from handler.documents.repository_documents import lifecycle_document
 from handler.settings.base import RepositoryEvent, RepositorySetting
 from handler.state import Call, ObservedRepository, Read, RepositoryOptions, Write
 

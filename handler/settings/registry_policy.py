@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from handler.desired.models import DesiredState
+from handler.documents.canonical_json import canonical_or_text
+from handler.documents.iam_policy import removes_statements
 from handler.documents.registry_policy import (
+    WHAT,
     build_registry_policy,
     canonical_registry_policy,
     render_registry_policy,
 )
-from handler.documents.repository_documents import canonical_or_text, removes_statements
 from handler.settings.base import RegistrySetting
 from handler.state import Call, ObservedRegistry, Read, Write
 
@@ -46,7 +48,7 @@ class RegistryPolicy(RegistrySetting[Document]):
         if not value["Statement"]:
             return [Call(DELETE, {}, subtractive=True, absent_ok=NOT_FOUND)]
         text = _text(observed)
-        subtractive = removes_statements(text, value, canonical_registry_policy)
+        subtractive = removes_statements(text, value, WHAT)
         return [Call(PUT, {"policyText": render_registry_policy(value)}, subtractive=subtractive)]
 
 

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler.desired.models import RepositorySettings
-from handler.documents.repository_documents import (
-    canonical_or_text,
-    removes_statements,
-    repository_policy_document,
-)
+from handler.documents.canonical_json import canonical_or_text
+from handler.documents.iam_policy import removes_statements
+from handler.documents.repository_documents import repository_policy_document
 from handler.documents.repository_policy import (
+    WHAT,
     canonical_repository_policy,
     desired_policy_with_kept,
     parse_repository_policy,
@@ -69,7 +68,7 @@ class RepositoryPolicy(RepositorySetting[Policy]):
                 return []
             return [Call(DELETE, {"repositoryName": name}, subtractive=True, absent_ok=NOT_FOUND)]
         parameters = {"repositoryName": name, "policyText": render_repository_policy(document)}
-        return [Call(SET, parameters, subtractive=removes_statements(text, document))]
+        return [Call(SET, parameters, subtractive=removes_statements(text, document, WHAT))]
 
     def template_parameters(self, value: Policy) -> dict[str, Any]:
         document = value.document

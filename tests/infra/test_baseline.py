@@ -63,8 +63,8 @@ def state() -> DesiredState:
     return load_desired_state_text(json.dumps(STATE))
 
 
-@pytest.fixture(scope="module")
-def run(state: DesiredState) -> StackRun:
+def baseline(stack: str, state: DesiredState) -> StackRun:
+    """The baseline component alone for ``state``, under Pulumi's mocks."""
     args = BaselineArgs(
         state=state,
         account_id=ACCOUNT_ID,
@@ -72,7 +72,12 @@ def run(state: DesiredState) -> StackRun:
         adopt_existing_repositories=False,
         protect_repositories=False,
     )
-    return run_under_mocks("test", {"aws:region": REGION}, lambda: RegistryBaseline("registry", args))
+    return run_under_mocks(stack, {"aws:region": REGION}, lambda: RegistryBaseline("registry", args))
+
+
+@pytest.fixture(scope="module")
+def run(state: DesiredState) -> StackRun:
+    return baseline("test", state)
 
 
 def test_unmanaged_fields_are_left_out(run: StackRun) -> None:
@@ -160,14 +165,7 @@ def test_registry_policy_is_the_text_the_enforcer_puts(run: StackRun, state: Des
 
 def test_empty_registry_settings_declare_no_resource() -> None:
     document = {"version": 1, "registry": {"replication": [], "policy_statements": []}}
-    args = BaselineArgs(
-        state=load_desired_state_text(json.dumps(document)),
-        account_id=ACCOUNT_ID,
-        region=REGION,
-        adopt_existing_repositories=False,
-        protect_repositories=False,
-    )
-    empty = run_under_mocks("empty", {"aws:region": REGION}, lambda: RegistryBaseline("registry", args))
+    empty = baseline("empty", load_desired_state_text(json.dumps(document)))
     assert not empty.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
     assert not empty.of_type("aws:ecr/registryPolicy:RegistryPolicy")
 
@@ -207,14 +205,7 @@ def test_replication_inputs_are_exactly_the_compiled_configuration(
 
 
 def test_absent_registry_settings_declare_no_resource() -> None:
-    args = BaselineArgs(
-        state=load_desired_state_text(json.dumps({"version": 1})),
-        account_id=ACCOUNT_ID,
-        region=REGION,
-        adopt_existing_repositories=False,
-        protect_repositories=False,
-    )
-    absent = run_under_mocks("absent", {"aws:region": REGION}, lambda: RegistryBaseline("registry", args))
+    absent = baseline("absent", load_desired_state_text(json.dumps({"version": 1})))
     assert not absent.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
     assert not absent.of_type("aws:ecr/registryPolicy:RegistryPolicy")
 
@@ -226,14 +217,7 @@ def test_template_policy_texts_are_byte_identical_with_the_shared_renderers() ->
         pull_account_ids=[PARTNER],
     )
     state = load_desired_state_text(json.dumps(document))
-    args = BaselineArgs(
-        state=state,
-        account_id=ACCOUNT_ID,
-        region=REGION,
-        adopt_existing_repositories=False,
-        protect_repositories=False,
-    )
-    run = run_under_mocks("policies", {"aws:region": REGION}, lambda: RegistryBaseline("registry", args))
+    run = baseline("policies", state)
     (template,) = [
         t
         for t in run.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from handler.desired import DesiredStateError, load_desired_state_text
-from handler.desired.checks import replication_problems_for_home
+from handler.desired.checks import semantic_problems
 from tests.conftest import ACCOUNT_ID, EXAMPLE_PATH, REGION
 
 Doc = dict[str, Any]
@@ -522,8 +522,8 @@ def test_replicating_into_this_registry_is_rejected_once_the_registry_is_known()
             "give another Region or another account_id",
         )
     ]
-    assert replication_problems_for_home(state, REGION, ACCOUNT_ID) == caught.value.problems
-    assert replication_problems_for_home(state, "us-east-1", ACCOUNT_ID) == []
+    assert semantic_problems(state, home=(REGION, ACCOUNT_ID)) == caught.value.problems
+    assert semantic_problems(state, home=("us-east-1", ACCOUNT_ID)) == []
 
 
 def test_this_accounts_id_given_explicitly_is_this_account() -> None:
