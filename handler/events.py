@@ -51,6 +51,8 @@ class ManualTarget(Target):
     """A manual invoke also says which mode it asks for (see ``EnforcerConfig.effective_mode``)."""
 
     requested_mode: Mode = Mode.AUDIT
+    # A person lifts `enforcement.blast_radius` for this one run (`ecr-drift enforce --allow-mass-change`).
+    allow_mass_change: bool = False
 
 
 # ---- models of the fields used ---------------------------------------------------------------------------
@@ -131,11 +133,15 @@ class EventEnvelope(_AwsModel):
 
 
 class ManualInvoke(StrictModel):
-    """``{"action": "audit" | "enforce", "repositories": [...]}``; no ``repositories`` means every one."""
+    """``{"action": "audit" | "enforce", "repositories": [...], "allow_mass_change": false}``; no
+    ``repositories`` means every one."""
 
     action: Literal["audit", "enforce"]
     repositories: list[RepositoryName] | None = Field(
         default=None, min_length=1, description="Omit to check every repository and the registry."
+    )
+    allow_mass_change: bool = Field(
+        default=False, description="Lift `enforcement.blast_radius` for this run (enforce only)."
     )
 
 
@@ -197,9 +203,20 @@ def _route_manual(event: dict[str, Any]) -> Target | Ignored:
         return Ignored(f"invalid manual invoke: {validation_errors(error)}", warning=True)
     requested = Mode(invoke.action)
     if invoke.repositories is None:
-        return ManualTarget(trigger="manual", repositories=None, registry=True, requested_mode=requested)
+        return ManualTarget(
+            trigger="manual",
+            repositories=None,
+            registry=True,
+            requested_mode=requested,
+            allow_mass_change=invoke.allow_mass_change,
+        )
     names = tuple(dict.fromkeys(invoke.repositories))  # drop repeats, keep the order given
-    return ManualTarget(trigger="manual", repositories=names, requested_mode=requested)
+    return ManualTarget(
+        trigger="manual",
+        repositories=names,
+        requested_mode=requested,
+        allow_mass_change=invoke.allow_mass_change,
+    )
 
 
 def _route_api_call(

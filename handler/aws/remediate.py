@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from handler.aws.errors import Sleep, error_code, is_read_operation, retry_not_found
+from handler.aws.lifecycle_guard import mass_expiry
 from handler.desired.models import LifecycleGuard
-from handler.documents.lifecycle_preview import Image, preview
 from handler.drift import CREATE_REPOSITORY
 from handler.findings import REPOSITORY, Action, Finding
 from handler.settings import registry_settings, repository_settings
@@ -27,7 +26,6 @@ from handler.state import Call, Change
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
 
-MASS_EXPIRY_EXAMPLES = 3  # images named in a blocked finding, so a person can check what would go
 ALREADY_EXISTS = "RepositoryAlreadyExistsException"
 # Calls that destroy images or repositories: refused whatever a setting asks for (defence in depth; a test
 # also checks no setting names them).
@@ -63,7 +61,7 @@ def apply(ecr: ECRClient, change: Change, guards: Guards) -> Finding:
     for call in change.calls:
         if call.lifecycle_guard is not None:
             name = call.parameters["repositoryName"]
-            expiry = _mass_expiry(ecr, name, call.lifecycle_guard, guards.lifecycle)
+            expiry = mass_expiry(ecr, name, call.lifecycle_guard, guards.lifecycle)
             if expiry and not guards.allow_mass_expiry:
                 message = f"not applied: {expiry}; `ecr-drift enforce --allow-mass-expiry` applies it anyway"
                 return replace(finding, action=Action.BLOCKED, message=message)
@@ -90,38 +88,6 @@ def execute(ecr: ECRClient, call: Call, sleep: Sleep) -> None:
         if call.operation == CREATE_REPOSITORY and code == ALREADY_EXISTS:
             raise RepositoryAppeared(error) from error  # the engine checks the one that exists instead
         raise
-
-
-def _mass_expiry(ecr: ECRClient, name: str, document: Any, guard: LifecycleGuard) -> str | None:
-    """What applying ``document`` now would expire beyond ``guard``, with examples; None within it.
-
-    The local evaluator decides. Only ``expire`` results count: a ``transition`` moves an image to archive
-    storage, where it can still be restored.
-    """
-    images = [
-        Image(
-            digest=detail["imageDigest"],
-            tags=tuple(detail.get("imageTags", ())),
-            pushed_at=detail["imagePushedAt"],
-            last_pulled_at=detail.get("lastRecordedPullTime"),
-        )
-        for page in ecr.get_paginator("describe_images").paginate(repositoryName=name)
-        for detail in page["imageDetails"]
-    ]
-    if not images:
-        return None
-    expired = [e.digest for e in preview(dict(document), images, datetime.now(UTC)) if e.action == "expire"]
-    if len(expired) <= guard.max_expire_images and len(expired) / len(images) <= guard.max_expire_fraction:
-        return None
-    tags = {image.digest: image.tags for image in images}
-    examples = ", ".join(
-        f"{digest} ({', '.join(tags[digest]) or 'untagged'})" for digest in expired[:MASS_EXPIRY_EXAMPLES]
-    )
-    return (
-        f"it would expire {len(expired)} of {len(images)} images at once "
-        f"(lifecycle_guard allows {guard.max_expire_images} and {guard.max_expire_fraction:.0%}), "
-        f"oldest first: {examples}"
-    )
 
 
 def planned_calls() -> dict[str, list[str]]:

@@ -217,6 +217,27 @@ class LifecycleGuard(StrictModel):
     max_expire_fraction: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Largest share of a repository's images it may expire."
     )
+    horizon_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description=(
+            "Images the policy would delete within this many days of being applied count too (no new pushes "
+            "or pulls assumed): expired directly, archived then expired, or already archived."
+        ),
+    )
+
+
+class BlastRadius(StrictModel):
+    max_repositories: int = Field(
+        default=10,
+        ge=0,
+        description=(
+            "Most repositories one run may make subtractive writes to (remove access, delete a lifecycle "
+            "policy, remove tags); over it, none of them is made. Registry-level subtractive writes count "
+            "one each."
+        ),
+    )
 
 
 class Enforcement(StrictModel):
@@ -233,6 +254,11 @@ class Enforcement(StrictModel):
         description="Repository policy statements that are never removed.",
     )
     lifecycle_guard: LifecycleGuard = Field(default_factory=LifecycleGuard)
+    blast_radius: BlastRadius = Field(default_factory=BlastRadius)
+    allow_public_pull: bool = Field(
+        default=False,
+        description="Accept `Allow` statements with a public principal when their actions are pull-only.",
+    )
 
 
 class ScanningRule(StrictModel):

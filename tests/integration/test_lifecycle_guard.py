@@ -17,7 +17,7 @@ from botocore.awsrequest import AWSResponse
 from moto.ecr.models import ecr_backends
 from typer.testing import CliRunner
 
-from handler.aws import remediate
+from handler.aws import lifecycle_guard
 from handler.aws.clients import AwsClients
 from handler.cli.app import app
 from handler.findings import Action
@@ -81,9 +81,9 @@ def test_mass_expiry_is_blocked_with_its_count_and_the_oldest_images(
     assert finding.action is Action.BLOCKED
     assert "it would expire 590 of 600 images at once" in finding.message
     assert "lifecycle_guard allows 500 and 50%" in finding.message
-    for index in range(remediate.MASS_EXPIRY_EXAMPLES):  # the oldest go first
+    for index in range(lifecycle_guard.MASS_EXPIRY_EXAMPLES):  # the oldest go first
         assert f"{digest(index)} (v{index})" in finding.message
-    assert digest(remediate.MASS_EXPIRY_EXAMPLES) not in finding.message
+    assert digest(lifecycle_guard.MASS_EXPIRY_EXAMPLES) not in finding.message
     assert "--allow-mass-expiry" in finding.message
     assert calls.writes == []
     assert stored_lifecycle(ecr, busy) is None
@@ -109,7 +109,7 @@ def test_archive_transitions_are_not_counted_as_expiry(
         def now(cls, tz: Any = None) -> Any:
             return datetime.now(tz) + timedelta(days=365)
 
-    monkeypatch.setattr(remediate, "datetime", YearLater)
+    monkeypatch.setattr(lifecycle_guard, "datetime", YearLater)
 
     def ecr_accepts(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         # moto 5 predates archive storage and rejects `targetStorageClass`; ECR accepts it.
