@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from handler.aws.clients import AwsClients
+from handler.aws.deadline import LAST_RETRY_MS, deadline
 from handler.aws.errors import AwsError, Sleep, error_text, is_read_operation
 from handler.aws.observe import (
     describe_repositories,
@@ -21,6 +22,7 @@ from handler.aws.observe import (
     observe_repository,
 )
 from handler.aws.remediate import Guards, RepositoryAppeared, apply
+from handler.blast_radius import held, over_limit
 from handler.desired import DesiredState, resolve
 from handler.drift import (
     desired_registry,
@@ -39,9 +41,14 @@ if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecr.type_defs import RepositoryTypeDef
 
-# Below this much time left, no repository is started: one may take several calls, each retried.
-SAFETY_MARGIN_MS = 30_000
 ALL_REPOSITORIES = "*"  # the resource of a finding about listing the account's repositories
+# Below this much time left, no repository is started (nor fixed): its calls would be cut short by the
+# deadline anyway (handler.aws.deadline), and the time left is the publishing's.
+SAFETY_MARGIN_MS = LAST_RETRY_MS
+OUT_OF_TIME = "not fixed: the run ran out of time before this repository's writes (the next run fixes it)"
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class AuditWriteRefused(RuntimeError):
@@ -58,34 +65,125 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     allow_mass_expiry: bool = False,
+    allow_mass_change: bool = False,
+    on_findings: Callable[[list[Finding]], None] | None = None,
 ) -> Report:
     """Check ``target`` against ``state``; in enforce mode, re-apply what drifted.
 
-    AWS errors never escape: they become ``failed`` findings. ``enforcement.mode: audit`` in ``state`` wins
-    over ``mode``. ``allow_mass_expiry`` lifts ``enforcement.lifecycle_guard`` for this run.
+    Two phases: every repository (and the registry) is read and diffed first, so the blast-radius guard
+    sees the whole run's subtractive changes before any is made; then the changes are made. AWS errors never
+    escape: they become ``failed`` findings. ``enforcement.mode: audit`` in ``state`` wins over ``mode``.
+    ``allow_mass_expiry`` lifts ``enforcement.lifecycle_guard`` and ``allow_mass_change``
+    ``enforcement.blast_radius`` for this run. ``on_findings`` gets each repository's findings (and the
+    registry's, and the listing's) as soon as they are final, so a run killed later still leaves them.
     """
     mode = effective_mode(mode, state.enforcement.mode)
+    if time_left_ms is not None and time_left_ms() < SAFETY_MARGIN_MS:  # not even the listing would finish
+        return Report(
+            mode=str(mode),
+            trigger=target.trigger,
+            not_checked=list(target.repositories or (ALL_REPOSITORIES,)),
+        )
     # Created before any thread starts: boto3 clients are thread-safe, their lazy creation is not.
     ecr = clients.ecr
     context = _RunContext(ecr, state, mode, sleep, allow_mass_expiry)
-    report = Report(mode=str(mode), trigger=target.trigger)
-    with _write_counter(ecr, refuse=mode is Mode.AUDIT) as writes:
-        if target.registry:
-            # An event about a registry setting names its author; a sweep has none.
-            report.findings += _attributed(context.registry(), None if target.is_sweep else target.origin)
-        jobs, listing = _jobs(ecr, target, state, sleep)
-        report.findings += listing
-        results = _check_all(context, jobs, clients.concurrency, time_left_ms, progress)
     named = set(target.repositories or ())
-    for name, _ in jobs:
-        findings = results.get(name)
-        if findings is None:
-            report.not_checked.append(name)
-            continue
-        report.repositories_checked.append(name)
-        report.findings += _attributed(findings, target.origin if name in named else None)
-    report.writes = writes.count
+    done = _Done(on_findings)
+    with _write_counter(ecr, refuse=mode is Mode.AUDIT) as writes, deadline(ecr, time_left_ms):
+        registry = context.plan_registry() if target.registry else []
+        jobs, listing = _jobs(ecr, target, state, sleep)
+        done.add(ALL_REPOSITORIES, listing)
+        counter = _Progress(len(jobs), progress)
+
+        def plan(name: str, description: RepositoryTypeDef | None) -> list[Change]:
+            changes = context.plan_repository(name, description)
+            counter.advance()
+            return changes
+
+        plans = _in_parallel(jobs, plan, clients.concurrency, time_left_ms)
+        limit = state.enforcement.blast_radius.max_repositories
+        over = None if allow_mass_change else over_limit(_all(registry, plans), limit)
+        if over is not None:
+            registry = [held(change, over, limit) for change in registry]
+            plans = {name: [held(c, over, limit) for c in changes] for name, changes in plans.items()}
+        # An event about a registry setting names its author; a sweep has none.
+        registry_origin = None if target.is_sweep else target.origin
+        done.add(REGISTRY, _attributed([context.remediate(c) for c in registry], registry_origin))
+        to_fix = [(name, changes) for name, changes in plans.items() if context.fixes(changes)]
+        counter.grow(len(to_fix))  # reading a repository is a step, and so is fixing one
+        for name, changes in plans.items():
+            if not context.fixes(changes):
+                done.add(name, _attributed([c.finding for c in changes], _origin(target, name, named)))
+
+        def fix(name: str, changes: list[Change]) -> list[Finding]:
+            findings = _attributed(context.fix(name, changes, over is not None), _origin(target, name, named))
+            done.add(name, findings)
+            counter.advance()
+            return findings
+
+        fixed = _in_parallel(to_fix, fix, clients.concurrency, time_left_ms)
+        for name, changes in to_fix:
+            if name not in fixed:  # planned, but no time left to fix it: said, and checked again next run
+                unfixed = [replace(change.finding, message=OUT_OF_TIME) for change in changes]
+                done.add(name, unfixed, checked=False)
+    report = Report(mode=str(mode), trigger=target.trigger, writes=writes.count)
+    done.fill(report, [name for name, _ in jobs])
     return report
+
+
+class _Done:
+    """A run's final findings, by resource, each batch handed to ``on_findings`` as soon as it is final; the
+    report lists them in a fixed order whatever order the threads finished in."""
+
+    def __init__(self, on_findings: Callable[[list[Finding]], None] | None) -> None:
+        self._on_findings = on_findings
+        self._findings: dict[str, list[Finding]] = {}
+        self._not_checked: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, resource: str, findings: list[Finding], *, checked: bool = True) -> None:
+        with self._lock:
+            self._findings[resource] = findings
+            if not checked:
+                self._not_checked.add(resource)
+        if self._on_findings is not None and findings:
+            self._on_findings(findings)
+
+    def fill(self, report: Report, names: list[str]) -> None:
+        """Registry, listing, then each repository in ``names`` order; one not done is not checked."""
+        for resource in (REGISTRY, ALL_REPOSITORIES, *names):
+            report.findings += self._findings.get(resource, [])
+        report.repositories_checked = [n for n in names if n in self._findings and n not in self._not_checked]
+        report.not_checked = [n for n in names if n not in self._findings or n in self._not_checked]
+
+
+class _Progress:
+    """Repositories done (read, diffed and, if need be, fixed) of all the run's, for a progress bar."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self._total = total
+        self._done = 0
+        self._progress = progress
+        self._lock = threading.Lock()
+
+    def grow(self, steps: int) -> None:
+        with self._lock:
+            self._total += steps
+
+    def advance(self) -> None:
+        with self._lock:
+            self._done += 1
+            done, total = self._done, self._total
+        if self._progress is not None:
+            self._progress(done, total)
+
+
+def _all(registry: list[Change], plans: dict[str, list[Change]]) -> list[Change]:
+    return [*registry, *(change for plan in plans.values() for change in plan)]
+
+
+def _origin(target: Target, name: str, named: set[str]) -> Origin | None:
+    return target.origin if name in named else None
 
 
 @dataclass(frozen=True)
@@ -102,48 +200,60 @@ class _RunContext:
     def guards(self) -> Guards:
         return Guards(self.state.enforcement.lifecycle_guard, self.allow_mass_expiry, self.sleep)
 
-    def registry(self) -> list[Finding]:
+    def plan_registry(self) -> list[Change]:
         desired = desired_registry(self.state)
         try:
             observed = observe_registry(self.ecr, registry_reads(desired))
-            return [self.remediate(change) for change in registry_changes(desired, observed)]
+            return registry_changes(desired, observed)
         except Exception as error:  # isolation: the repositories are still checked
-            return [_failed(REGISTRY, setting, error) for setting in desired.values]
+            return [Change(_failed(REGISTRY, setting, error)) for setting in desired.values]
 
-    def repository(
-        self, name: str, description: RepositoryTypeDef | None, *, recheck: bool = True
-    ) -> list[Finding]:
-        resolved = resolve(self.state, name)
-        if resolved is None:
-            return (
-                unmanaged_repository_findings(self.state, name, description["repositoryArn"])
-                if description
-                else []
-            )
-        desired = desired_repository(self.state, resolved)
-        observed = (
-            observe_repository(self.ecr, description, repository_reads(desired), self.sleep)
-            if description
-            else None
-        )
+    def plan_repository(self, name: str, description: RepositoryTypeDef | None) -> list[Change]:
         try:
-            return [self.remediate(change) for change in repository_changes(desired, observed)]
-        except RepositoryAppeared as appeared:
-            if not recheck:
-                raise appeared.error from None
-            # Created since it was read (the same event delivered twice, a person, create on push): check
-            # the repository that exists now, once, instead of failing on "already exists".
+            resolved = resolve(self.state, name)
+            if resolved is None:
+                arn = description["repositoryArn"] if description else None
+                findings = unmanaged_repository_findings(self.state, name, arn) if arn else []
+                return [Change(finding) for finding in findings]
+            desired = desired_repository(self.state, resolved)
+            observed = (
+                observe_repository(self.ecr, description, repository_reads(desired), self.sleep)
+                if description
+                else None
+            )
+            return repository_changes(desired, observed)
+        except Exception as error:  # isolation: one repository's surprise must not stop the others
+            return [Change(_failed(name, REPOSITORY, error))]
+
+    def fixes(self, plan: list[Change]) -> bool:
+        """Whether ``plan`` has writes to make in this run."""
+        return self.mode is Mode.ENFORCE and any(change.calls for change in plan)
+
+    def fix(self, name: str, plan: list[Change], over_limit: bool) -> list[Finding]:
+        """``plan``'s changes made; ``over_limit``: the run is over its blast radius (see ``run``)."""
+        try:
+            return [self.remediate(change) for change in plan]
+        except RepositoryAppeared:
+            pass
+        # Created since it was read (the same event delivered twice, a person, create on push): check the
+        # repository that exists now, once, instead of failing on "already exists".
+        try:
             listed, _ = describe_repositories(self.ecr, [name], self.sleep)
-            return self.repository(name, listed.get(name), recheck=False)
+            again = self.plan_repository(name, listed.get(name))
+            if over_limit:  # no subtraction slips past the guard this way either
+                limit = self.state.enforcement.blast_radius.max_repositories
+                again = [held(change, limit + 1, limit) for change in again]
+            return [self.remediate(change) for change in again]
+        except RepositoryAppeared as appeared:
+            return [_failed(name, REPOSITORY, appeared.error)]
+        except Exception as error:  # isolation: one repository's surprise must not stop the others
+            return [_failed(name, REPOSITORY, error)]
 
     def remediate(self, change: Change) -> Finding:
         finding = change.finding
         if self.mode is Mode.AUDIT or finding.action is not Action.DRIFT:
             return finding
-        try:
-            return apply(self.ecr, change, self.guards)
-        except AwsError as error:
-            return finding.with_action(Action.FAILED, error_text(error))
+        return apply(self.ecr, change, self.guards)
 
 
 def _jobs(
@@ -179,33 +289,26 @@ def sweep_repositories(
     return swept, []
 
 
-def _check_all(
-    context: _RunContext,
-    jobs: list[tuple[str, RepositoryTypeDef | None]],
+def _in_parallel(
+    jobs: Sequence[tuple[str, T]],
+    work: Callable[[str, T], R],
     concurrency: int,
     time_left_ms: Callable[[], int] | None,
-    progress: Callable[[int, int], None] | None,
-) -> dict[str, list[Finding]]:
-    """Findings by repository name; a repository left out was not started for lack of time."""
+) -> dict[str, R]:
+    """``work(name, item)`` for each job, by name; a job left out was not started for lack of time."""
 
-    def check(name: str, description: RepositoryTypeDef | None) -> list[Finding] | None:
-        # Checked when a worker picks the repository up, so a queue longer than the budget stops in time.
+    def start(name: str, item: T) -> R | None:
+        # Checked when a worker picks the job up, so a queue longer than the budget stops in time.
         if time_left_ms is not None and time_left_ms() < SAFETY_MARGIN_MS:
             return None
-        try:
-            return context.repository(name, description)
-        except Exception as error:  # isolation: one repository's surprise must not stop the others
-            return [_failed(name, REPOSITORY, error)]
+        return work(name, item)
 
-    results: dict[str, list[Finding]] = {}
+    results: dict[str, R] = {}
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ecr-drift") as pool:
-        futures = {pool.submit(check, name, description): name for name, description in jobs}
-        for done, future in enumerate(as_completed(futures), start=1):
-            findings = future.result()
-            if findings is not None:
-                results[futures[future]] = findings
-            if progress is not None:
-                progress(done, len(jobs))
+        futures = {pool.submit(start, name, item): name for name, item in jobs}
+        for future in as_completed(futures):
+            if (result := future.result()) is not None:
+                results[futures[future]] = result
     return results
 
 

@@ -8,7 +8,7 @@ tested without AWS.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,9 +57,13 @@ class Write:
 class Call:
     """One write to make, with its exact parameters.
 
-    ``subtractive``: this call removes something (a policy, statements, a rule, tags): what a blast-radius
+    ``subtractive``: this call removes something (a policy, statements, a rule, tags): what the blast-radius
     guard counts. ``absent_ok``: an error code meaning the call's aim already holds (deleting what is gone).
     ``lifecycle_guard``: a lifecycle document whose expiries the lifecycle guard counts before the call.
+    ``if_failed``: what is broken when this call fails after the change's earlier calls succeeded (a rule
+    deleted to be re-created); such a call is retried before it is given up. ``refresh``: build the call
+    again from a read made right before it, and check that read's kept parts survive it (see
+    :class:`Refresh`).
     """
 
     operation: str
@@ -67,6 +71,22 @@ class Call:
     subtractive: bool = False
     absent_ok: str | None = None
     lifecycle_guard: Mapping[str, Any] | None = None
+    if_failed: str | None = None
+    refresh: Refresh | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """A write that must not lose what someone else adds between the run's read and the write (a kept policy
+    statement): the executor reads ``read`` right before the write and writes ``rebuild([that read])``
+    instead; then reads again, and if ``kept`` of the first read is not all in ``kept`` of the second (a
+    concurrent write removed it), writes ``rebuild([first, second])`` to put it back. ``rebuild`` gives None
+    when the reads already hold what is wanted.
+    """
+
+    read: Read
+    rebuild: Callable[[Sequence[Any]], Call | None]
+    kept: Callable[[Any], frozenset[str]]
 
 
 @dataclass(frozen=True)

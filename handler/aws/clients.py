@@ -23,11 +23,17 @@ if TYPE_CHECKING:
 
 DEFAULT_CONCURRENCY = 8  # bounded: ECR publishes no per-API rates, and a small Lambda has little CPU
 MAX_ATTEMPTS = 8
+# ECR answers in well under a second; botocore's 60 s defaults would let one stuck attempt eat a run's end.
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 15
+ATTEMPT_TIMEOUT_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
 
 
 def client_config(concurrency: int = DEFAULT_CONCURRENCY) -> Config:
     return Config(
         retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
         max_pool_connections=max(10, concurrency * 2),
         user_agent_extra="ecr-drift-enforcer",
     )

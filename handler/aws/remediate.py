@@ -15,18 +15,23 @@ from typing import TYPE_CHECKING
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from handler.aws.errors import Sleep, error_code, is_read_operation, retry_not_found
+from handler.aws.errors import AwsError, Sleep, error_code, error_text, is_read_operation, retry_not_found
 from handler.aws.lifecycle_guard import mass_expiry
+from handler.aws.observe import read
 from handler.desired.models import LifecycleGuard
 from handler.drift import CREATE_REPOSITORY
 from handler.findings import REPOSITORY, Action, Finding
 from handler.settings import registry_settings, repository_settings
-from handler.state import Call, Change
+from handler.state import Call, Change, Refresh
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
 
 ALREADY_EXISTS = "RepositoryAlreadyExistsException"
+# A call whose failure leaves something broken (a rule deleted to be re-created) is tried this many times,
+# waiting IF_FAILED_DELAY seconds more each time, beyond botocore's own retries of throttling.
+IF_FAILED_ATTEMPTS = 3
+IF_FAILED_DELAY = 1.0
 # Calls that destroy images or repositories: refused whatever a setting asks for (defence in depth; a test
 # also checks no setting names them).
 NEVER_CALLED = frozenset({"DeleteRepository", "BatchDeleteImage", "PutImage", "UpdateImageStorageClass"})
@@ -55,21 +60,72 @@ class RepositoryAppeared(Exception):
 
 
 def apply(ecr: ECRClient, change: Change, guards: Guards) -> Finding:
-    """Make ``change``'s calls in order; the finding with its new action. AWS errors propagate."""
+    """Make ``change``'s calls in order; the finding with its new action.
+
+    Never raises but :class:`RepositoryAppeared`: a call that fails makes the finding ``failed``, saying
+    which of the change's calls were made before it and what its failure left broken.
+    """
     finding = change.finding
-    expiry: str | None = None
+    notes: list[str] = []
+    made: list[str] = []
     for call in change.calls:
-        if call.lifecycle_guard is not None:
-            name = call.parameters["repositoryName"]
-            expiry = mass_expiry(ecr, name, call.lifecycle_guard, guards.lifecycle)
-            if expiry and not guards.allow_mass_expiry:
-                message = f"not applied: {expiry}; `ecr-drift enforce --allow-mass-expiry` applies it anyway"
-                return replace(finding, action=Action.BLOCKED, message=message)
-        execute(ecr, call, guards.sleep)
-    remediated = finding.with_action(Action.REMEDIATED)
-    if expiry:  # applied by override: the finding keeps what it cost
-        return replace(remediated, message=f"applied, mass expiry allowed: {expiry}")
-    return remediated
+        try:
+            if call.lifecycle_guard is not None:
+                name = call.parameters["repositoryName"]
+                expiry = mass_expiry(ecr, name, call.lifecycle_guard, guards.lifecycle)
+                if expiry and not guards.allow_mass_expiry:
+                    message = (
+                        f"not applied: {expiry}; `ecr-drift enforce --allow-mass-expiry` applies it anyway"
+                    )
+                    return replace(finding, action=Action.BLOCKED, message=message)
+                if expiry:  # applied by override: the finding keeps what it cost
+                    notes.append(f"applied, mass expiry allowed: {expiry}")
+            notes += _make(ecr, call, guards.sleep)
+        except RepositoryAppeared:
+            raise
+        except Exception as error:  # isolation: what this change did so far is said, the run goes on
+            return replace(
+                finding, action=Action.FAILED, error=error_text(error), message=_failure(call, made)
+            )
+        made.append(call.operation)
+    return replace(finding.with_action(Action.REMEDIATED), message="; ".join(notes))
+
+
+def _failure(call: Call, made: list[str]) -> str:
+    said = [f"{call.operation} failed"]
+    if made:
+        said.append(f"after {', '.join(made)} succeeded")
+    if made and call.if_failed:
+        said.append(f": {call.if_failed}")
+    return " ".join(said).replace(" :", ":")
+
+
+def _make(ecr: ECRClient, call: Call, sleep: Sleep) -> list[str]:
+    """Make ``call`` (rebuilt from a fresh read when it asks for it); notes on what else it took."""
+    if call.refresh is not None:
+        return _make_refreshed(ecr, call, call.refresh, sleep)
+    attempts = IF_FAILED_ATTEMPTS if call.if_failed else 1
+    for attempt in range(1, attempts):
+        try:
+            execute(ecr, call, sleep)
+            return []
+        except AwsError:
+            sleep(IF_FAILED_DELAY * attempt)
+    execute(ecr, call, sleep)
+    return []
+
+
+def _make_refreshed(ecr: ECRClient, call: Call, refresh: Refresh, sleep: Sleep) -> list[str]:
+    names = {"name": call.parameters.get("repositoryName"), "arn": call.parameters.get("resourceArn")}
+    before = read(ecr, refresh.read, **names)
+    if (fresh := refresh.rebuild([before])) is not None:
+        execute(ecr, fresh, sleep)
+    after = read(ecr, refresh.read, **names)
+    lost = refresh.kept(before) - refresh.kept(after)
+    if not lost or (again := refresh.rebuild([before, after])) is None:
+        return []
+    execute(ecr, again, sleep)
+    return [f"{', '.join(sorted(lost))} removed by a concurrent write and put back"]
 
 
 def execute(ecr: ECRClient, call: Call, sleep: Sleep) -> None:

@@ -1,8 +1,9 @@
 """Pull-through cache rules: ``registry.pull_through_cache``, by ECR repository prefix.
 
 A missing rule is created; a changed credential or role is updated; a changed upstream (which
-UpdatePullThroughCacheRule cannot change) means the rule is deleted and created again. Deleting a rule
-leaves its cached repositories and their images alone.
+UpdatePullThroughCacheRule cannot change) means the rule is deleted and created again, the create retried,
+and a create that still fails reported as a missing rule. Deleting a rule leaves its cached repositories
+and their images alone.
 """
 
 from __future__ import annotations
@@ -59,13 +60,16 @@ class PullThroughCache(KeyedRegistrySetting[PullThroughCacheRule]):
 
     def item_calls(self, key: str, want: PullThroughCacheRule, have: Mapping[str, Any] | None) -> list[Call]:
         wanted = self.canonical_item(want)
-        calls: list[Call] = []
         if have is not None and _needs_replacing(wanted, self.canonical_observed_item(have)):
             # Deleted by someone since it was read: gone is what this delete wanted.
-            calls.append(Call(DELETE, {"ecrRepositoryPrefix": key}, subtractive=True, absent_ok=NOT_FOUND))
-            have = None
+            delete = Call(DELETE, {"ecrRepositoryPrefix": key}, subtractive=True, absent_ok=NOT_FOUND)
+            missing = (
+                f"the rule for `{key}` was deleted to change its upstream and is now missing: pulls through "
+                f"`{key}/` fail until it is created (the next run tries again)"
+            )
+            return [delete, Call(CREATE, _create_parameters(key, wanted), if_failed=missing)]
         if have is None:
-            return [*calls, Call(CREATE, _create_parameters(key, wanted))]
+            return [Call(CREATE, _create_parameters(key, wanted))]
         return [Call(UPDATE, {"ecrRepositoryPrefix": key, **_credentials(wanted)})]
 
 

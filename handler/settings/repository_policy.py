@@ -2,18 +2,21 @@
 ``handler.documents.repository_policy`` (the text Pulumi sends too).
 
 Statements the desired state does not declare are removed, except those whose Sid is in
-``enforcement.keep_policy_sids`` (AWS services add some): those are kept as they are read.
+``enforcement.keep_policy_sids`` (AWS services add some): those are kept as they are read. AWS may add one
+at any moment (Lambda does when a function first pulls), so each write is built again from a read made
+right before it, and a kept statement that a concurrent write removes is put back (:class:`Refresh`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from handler.desired.models import RepositorySettings
 from handler.documents.canonical_json import canonical_or_text
-from handler.documents.iam_policy import removes_statements
+from handler.documents.iam_policy import policy_statements, removes_statements, sid
 from handler.documents.repository_documents import repository_policy_document
 from handler.documents.repository_policy import (
     WHAT,
@@ -23,7 +26,7 @@ from handler.documents.repository_policy import (
     render_repository_policy,
 )
 from handler.settings.base import RepositoryEvent, RepositorySetting
-from handler.state import Call, ObservedRepository, Read, RepositoryOptions, Write
+from handler.state import Call, ObservedRepository, Read, Refresh, RepositoryOptions, Write
 
 NOT_FOUND = "RepositoryPolicyNotFoundException"
 READ = Read("GetRepositoryPolicy", by="repositoryName", absent=NOT_FOUND)
@@ -61,14 +64,14 @@ class RepositoryPolicy(RepositorySetting[Policy]):
         return canonical_or_text(observed_text(observed), canonical_repository_policy)
 
     def calls(self, name: str, value: Policy, observed: ObservedRepository | None) -> list[Call]:
-        text = observed_text(observed)
-        document = to_apply(value, text)
-        if document is None:
-            if observed is None:  # a new repository has none
-                return []
-            return [Call(DELETE, {"repositoryName": name}, subtractive=True, absent_ok=NOT_FOUND)]
-        parameters = {"repositoryName": name, "policyText": render_repository_policy(document)}
-        return [Call(SET, parameters, subtractive=removes_statements(text, document, WHAT))]
+        if observed is None:  # a new repository has none, and no one else has written one yet
+            document = to_apply(value, None)
+            return [] if document is None else [_set(name, document, None)]
+        call = rebuild(name, value, [observed.reads.get(READ)])
+        if call is None:
+            return []
+        refresh = Refresh(READ, partial(rebuild, name, value), partial(kept_sids, value.keep_sids))
+        return [replace(call, refresh=refresh)]
 
     def template_parameters(self, value: Policy) -> dict[str, Any]:
         document = value.document
@@ -81,6 +84,50 @@ class RepositoryPolicy(RepositorySetting[Policy]):
 def observed_text(observed: ObservedRepository | None) -> str | None:
     response = observed.reads.get(READ) if observed is not None else None
     return response["policyText"] if response else None
+
+
+def rebuild(name: str, value: Policy, responses: Sequence[Any]) -> Call | None:
+    """The write that gives the repository its policy, given GetRepositoryPolicy ``responses`` (None: no
+    policy), oldest first: kept statements come from all of them, the latest version of each winning, so
+    one that a concurrent write removed is put back. None when the latest already is that policy."""
+    texts = [response["policyText"] if response else None for response in responses]
+    latest = texts[-1]
+    document = to_apply(value, _merged_kept(texts, value.keep_sids))
+    if document is None:
+        return None if latest is None else _delete(name)
+    if latest is not None and canonical_or_text(latest, canonical_repository_policy) == (
+        canonical_repository_policy(document)
+    ):
+        return None
+    return _set(name, document, latest)
+
+
+def kept_sids(keep_sids: frozenset[str], response: Any) -> frozenset[str]:
+    """The Sids of ``keep_sids`` in a GetRepositoryPolicy response: what a write must not lose."""
+    statements = _statements(response["policyText"] if response else None)
+    return frozenset(sid(s) for s in statements if sid(s) in keep_sids)
+
+
+def _merged_kept(texts: Sequence[str | None], keep_sids: frozenset[str]) -> str | None:
+    """One policy text holding the kept statements of ``texts``, the latest version of each Sid."""
+    kept = {sid(s): s for text in texts for s in _statements(text) if sid(s) in keep_sids}
+    return render_repository_policy({"Statement": list(kept.values())}) if kept else None
+
+
+def _statements(text: str | None) -> list[Mapping[str, Any]]:
+    try:
+        return policy_statements(parse_repository_policy(text), WHAT) if text is not None else []
+    except ValueError:  # text that is not a policy keeps nothing, as in to_apply
+        return []
+
+
+def _set(name: str, document: dict[str, Any], observed: str | None) -> Call:
+    parameters = {"repositoryName": name, "policyText": render_repository_policy(document)}
+    return Call(SET, parameters, subtractive=removes_statements(observed, document, WHAT))
+
+
+def _delete(name: str) -> Call:
+    return Call(DELETE, {"repositoryName": name}, subtractive=True, absent_ok=NOT_FOUND)
 
 
 def to_apply(value: Policy, observed: str | None) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ import pytest
 
 from handler import engine
 from handler.aws import errors, observe
+from handler.aws.clients import AwsClients
 from handler.aws.remediate import apply, planned_calls
 from handler.cli.ecr_double import set_aws_document_rewriting
 from handler.desired import DesiredState
@@ -439,6 +440,7 @@ def test_audit_refuses_a_write_even_if_code_attempted_one(
     monkeypatch.setattr(
         engine._RunContext, "remediate", lambda self, change: apply(self.ecr, change, self.guards)
     )
+    monkeypatch.setattr(engine._RunContext, "fixes", lambda self, plan: any(c.calls for c in plan))
 
     [finding] = run(Mode.AUDIT).findings
 
@@ -449,16 +451,33 @@ def test_audit_refuses_a_write_even_if_code_attempted_one(
     assert repository["imageScanningConfiguration"]["scanOnPush"] is False
 
 
-def test_time_budget_stops_starting_repositories(baseline: Any, run: Runner, calls: AwsCalls) -> None:
-    budget = itertools.count()  # thread-safe enough: each call takes the next number
+def test_time_budget_stops_starting_repositories(
+    baseline: Any, run: Runner, clients: AwsClients, calls: AwsCalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients.concurrency = 1  # one at a time: the budget runs out midway
+    planned: list[str] = []
+    plan = engine._RunContext.plan_repository
 
-    report = run(Mode.AUDIT, time_left_ms=lambda: 60_000 if next(budget) < 2 else 1_000)
+    def plan_and_count(self: Any, name: str, description: Any) -> Any:
+        changes = plan(self, name, description)
+        planned.append(name)
+        return changes
+
+    monkeypatch.setattr(engine._RunContext, "plan_repository", plan_and_count)
+    # Time to spare until two repositories are read; then the run is a second from its end.
+    report = run(Mode.AUDIT, time_left_ms=lambda: 120_000 if len(planned) < 2 else 1_000)
 
     assert len(report.repositories_checked) == 2
     assert len(report.not_checked) == 2
     assert not set(report.repositories_checked) & set(report.not_checked)
-    read = {c.params.get("repositoryName") for c in calls.calls}
-    assert not read & set(report.not_checked)
+    read_names = {c.params.get("repositoryName") for c in calls.calls}
+    assert not read_names & set(report.not_checked)
+
+
+def test_a_run_with_no_time_left_starts_nothing(baseline: Any, run: Runner, calls: AwsCalls) -> None:
+    report = run(Mode.AUDIT, target=Target("manual", ("a", "b")), time_left_ms=lambda: 1_000)
+
+    assert (report.not_checked, report.findings, calls.calls) == (["a", "b"], [], [])
 
 
 def test_progress_after_each_repository(baseline: Any, run: Runner) -> None:

@@ -22,7 +22,6 @@ Covered elsewhere, not repeated here:
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 from collections import Counter
@@ -34,6 +33,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.retries import bucket, standard
 from moto.core.botocore_stubber import MockRawResponse
 
+from handler import engine
 from handler.aws.clients import MAX_ATTEMPTS, AwsClients
 from handler.cli.lambda_context import FakeLambdaContext
 from handler.desired import DesiredState
@@ -399,24 +399,32 @@ def test_a_lambda_near_its_timeout_fixes_what_it_reached_and_lists_the_rest(
     lambda_environment(monkeypatch, ENFORCER_CONCURRENCY="1")  # one at a time: the budget runs out midway
     scan_on_push_off(ecr, *NAMED)
     capsys.readouterr()
+    fixed: list[str] = []
+    fix = engine._RunContext.fix
+
+    def fix_and_count(self: Any, name: str, plan: Any, over_limit: bool) -> Any:
+        findings = fix(self, name, plan, over_limit)
+        fixed.append(name)
+        return findings
+
+    monkeypatch.setattr(engine._RunContext, "fix", fix_and_count)
     context = FakeLambdaContext()
-    asked = itertools.count()
-    # Two repositories start with time to spare; then the function is a second from its timeout.
-    context.get_remaining_time_in_millis = lambda: 60_000 if next(asked) < 2 else 1_000  # type: ignore[method-assign]
+    # Every repository is read with time to spare; two are fixed, then the function is a second from its end.
+    context.get_remaining_time_in_millis = lambda: 120_000 if len(fixed) < 2 else 1_000  # type: ignore[method-assign]
 
     response = invoke({"action": "enforce"}, context)
 
     assert response["status"] == "incomplete"
     checked, rest = response["repositories_checked"], response["not_checked"]
-    assert len(checked) == 2
+    assert sorted(checked) == sorted(fixed)
     assert sorted(checked + rest) == sorted(NAMED)
-    assert {f["resource"] for f in response["findings"] if f["action"] == "remediated"} == set(checked)
-    assert {f["action"] for f in response["findings"]} == {"remediated"}
-    # Nothing was read or written for a repository it did not start.
-    touched = {c.params.get("repositoryName") for c in ecr_calls.calls} | {
-        c.params.get("resourceArn", "").rpartition("/")[2] for c in ecr_calls.calls
-    }
-    assert not touched & set(rest)
+    by_action = {f["resource"]: (f["action"], f["message"]) for f in response["findings"]}
+    assert {by_action[name] for name in checked} == {("remediated", "")}
+    # What it read but had no time to fix is still a finding, and says why it is not fixed.
+    assert {by_action[name] for name in rest} == {("drift", engine.OUT_OF_TIME)}
+    # Nothing was written for a repository it did not fix.
+    written = {c.params.get("repositoryName") for c in ecr_calls.writes}
+    assert not written & set(rest)
     assert [scan_on_push(ecr, name) for name in rest] == [False, False]
     output = capsys.readouterr().out
     assert [v for v, _ in emitted_metrics(output)["RepositoriesNotChecked"]] == [2.0]
