@@ -130,7 +130,12 @@ def _progress(output: Output) -> Iterator[Callable[[int, int], None] | None]:
 
 
 def run_engine(
-    options: AccountOptions, state: DesiredState, mode: Mode, *, allow_mass_expiry: bool = False
+    options: AccountOptions,
+    state: DesiredState,
+    mode: Mode,
+    *,
+    allow_mass_expiry: bool = False,
+    allow_mass_change: bool = False,
 ) -> Report:
     """Run once against the account; AWS errors that stop the whole run exit 1 with an explanation."""
     try:
@@ -143,6 +148,7 @@ def run_engine(
                 clients=clients,
                 progress=progress,
                 allow_mass_expiry=allow_mass_expiry,
+                allow_mass_change=allow_mass_change,
             )
     except AWS_ERRORS as error:
         options.output.err.print(f"[bold red]error:[/] {explain(error)}")
@@ -247,6 +253,15 @@ def enforce(
             "lifecycle run; check the blocked finding's count and examples first.",
         ),
     ] = False,
+    allow_mass_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-change",
+            help="Make subtractive changes (remove policies or statements, lifecycle policies, tags, "
+            "replication rules, cache rules) even on more repositories than enforcement.blast_radius "
+            "allows. RISK: access other teams rely on can go with them; read the blocked findings first.",
+        ),
+    ] = False,
 ) -> None:
     """Re-apply the desired state where the account drifted. Never deletes an image or a repository.
 
@@ -260,6 +275,8 @@ def enforce(
         ecr-drift enforce --yes --repository utila-cosigner
 
         ecr-drift enforce --repository busy-repo --allow-mass-expiry
+
+        ecr-drift enforce --allow-mass-change   # after reading what the blast radius blocked
     """
     options = account_options(
         desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
@@ -273,7 +290,13 @@ def enforce(
         raise typer.Exit(EXIT_ERROR)
     if not yes:
         _confirm(options, state)
-    report = run_engine(options, state, Mode.ENFORCE, allow_mass_expiry=allow_mass_expiry)
+    report = run_engine(
+        options,
+        state,
+        Mode.ENFORCE,
+        allow_mass_expiry=allow_mass_expiry,
+        allow_mass_change=allow_mass_change,
+    )
     emit(options, report)
     raise typer.Exit(enforce_exit_code(report))
 
