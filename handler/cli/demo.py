@@ -2,7 +2,8 @@
 
 The Lambda handler itself runs here, in-process, on moto (plus the project's double for what moto lacks):
 baseline → someone drifts every kind of setting → the matching CloudTrail events reach the handler → it
-re-applies → a scheduled sweep → a manual audit that must come back clean.
+re-applies → a dangerous edit of the desired state is refused → a scheduled sweep → a manual audit that must
+come back clean.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -303,6 +305,38 @@ def _describe(console: Console, response: dict[str, Any]) -> None:
         console.print(line if not finding.error else f"{line}: {escape(finding.error)}")
 
 
+def _opened_to_everyone(desired: Path) -> dict[str, Any]:
+    """``desired`` with a statement granting every AWS principal every ECR action on its first repository."""
+    document: dict[str, Any] = json.loads(desired.read_text())
+    name = next(iter(document.get("repositories", {})), "demo")
+    statement = {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "ecr:*"}
+    repository = document.setdefault("repositories", {}).setdefault(name, {})
+    repository["policy_statements"] = [*repository.get("policy_statements", []), statement]
+    return document
+
+
+def _with_desired(
+    document: dict[str, Any], invoke: Callable[[], dict[str, Any]], *, quiet: bool
+) -> dict[str, Any]:
+    """``invoke()`` by a function whose desired state is ``document`` (a fresh cold start), then back.
+    ``quiet``: its error log line is left out (the demo prints what it says)."""
+    from handler import enforce
+
+    level = enforce.logger.log_level
+    if quiet:
+        enforce.logger.setLevel("CRITICAL")
+    with TemporaryDirectory() as directory:
+        path = Path(directory) / "desired_state.json"
+        path.write_text(json.dumps(document))
+        with mock.patch.dict(os.environ, {"DESIRED_STATE_PATH": str(path)}):
+            enforce.startup.cache_clear()
+            try:
+                return invoke()
+            finally:
+                enforce.startup.cache_clear()
+                enforce.logger.setLevel(level)
+
+
 def run_demo(desired: Path, state: DesiredState, console: Console, *, verbose: bool = False) -> int:
     """Run the loop for ``state`` (read from ``desired``); 0 when the final audit is clean."""
     with embedded_aws(desired, verbose):
@@ -332,7 +366,18 @@ def run_demo(desired: Path, state: DesiredState, console: Console, *, verbose: b
         )
         _describe(console, handler(echo, context))
 
-        console.print("[bold]4. Scheduled sweep[/] (every repository and the registry)")
+        console.print(
+            "[bold]4. A dangerous edit[/]: a teammate opens a repository to everyone in desired_state.json"
+        )
+        refused = _with_desired(
+            _opened_to_everyone(desired), lambda: handler({"action": "enforce"}, context), quiet=not verbose
+        )
+        for problem in refused.get("problems", [])[:1]:
+            console.print(
+                f"   enforcer: [red]refused at start-up[/], nothing checked or written: {escape(problem)}"
+            )
+
+        console.print("[bold]5. Scheduled sweep[/] (every repository and the registry)")
         scheduled = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -346,7 +391,7 @@ def run_demo(desired: Path, state: DesiredState, console: Console, *, verbose: b
         }
         _describe(console, handler(scheduled, context))
 
-        console.print('[bold]5. Manual audit[/] (`aws lambda invoke` with {"action": "audit"})')
+        console.print('[bold]6. Manual audit[/] (`aws lambda invoke` with {"action": "audit"})')
         final = handler({"action": "audit"}, context)
         _describe(console, final)
         clean = final.get("status") != "error" and not final.get("findings") and final.get("writes") == 0

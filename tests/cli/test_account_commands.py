@@ -307,6 +307,12 @@ def test_demo_runs_the_whole_loop_and_ends_clean() -> None:
     ):
         assert story in out, story
     assert "ignored: PutImageScanningConfiguration was made by the enforcer's own role" in out
+    # One guard refuses a dangerous change: a repository opened to everyone never reaches AWS.
+    assert (
+        "refused at start-up, nothing checked or written: repositories.utila-cosigner.policy_statements"
+        in out
+    )
+    assert '"level":"ERROR"' not in out  # the refusal is told once, not also as a raw log line
     assert out.count("remediated") >= 11
     assert "failed" not in out
     assert out.rstrip().endswith(f"match {EXAMPLE_PATH}.")
