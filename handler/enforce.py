@@ -23,11 +23,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handler import engine
 from handler import metrics as metrics_names
 from handler.aws.clients import AwsClients
+from handler.aws.errors import AwsError, error_text
+from handler.aws.identity import caller_role_arn
 from handler.config import ConfigError, EnforcerConfig
 from handler.desired import DesiredState, DesiredStateError, load_desired_state
 from handler.events import Ignored, ManualTarget, route
 from handler.fanout import BatchIncomplete, FanOut, fan_out, is_queue_event, read_batch, retry_all
-from handler.publish import publish
+from handler.publish import finding_logger, publish
+from handler.publish.limits import bounded_response
 from handler.targets import Mode, Target
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", metrics_names.SERVICE)
@@ -41,8 +44,30 @@ tracer = Tracer(service=SERVICE)
 @cache
 def startup() -> tuple[EnforcerConfig, DesiredState]:
     """The environment and the desired state, read once per cold start (a failure is not cached)."""
-    config = EnforcerConfig.from_env()
+    config = _with_own_role(EnforcerConfig.from_env())
     return config, load_desired_state(config.desired_state_path, home=config.home)
+
+
+def _with_own_role(config: EnforcerConfig) -> EnforcerConfig:
+    """``config`` with ``ENFORCER_ROLE_ARN`` derived from the function's credentials when it is unset, so
+    the own-role check is never silently off. If it cannot be derived, that is logged as an error."""
+    if config.enforcer_role_arn:
+        return config
+    try:
+        role = caller_role_arn(AwsClients().sts)
+    except AwsError as error:
+        role, problem = None, error_text(error)
+    else:
+        problem = "the function's credentials are not an IAM role's"
+    if role is None:
+        logger.error(
+            "own role unknown: events the enforcer causes itself are acted on again",
+            extra={
+                "problem": f"ENFORCER_ROLE_ARN is unset and STS GetCallerIdentity did not give it: {problem}"
+            },
+        )
+        return config
+    return config.model_copy(update={"enforcer_role_arn": role})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
@@ -100,13 +125,14 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
     clients = AwsClients(concurrency=config.concurrency)
     extra: dict[str, Any] = {}
     # A manual sweep answers with its report, so only the schedule's sweep goes through the queue.
-    if config.sweep_queue_url and target.is_sweep and not isinstance(target, ManualTarget):
+    queue_url = config.sweep_queue_url if target.is_sweep and not isinstance(target, ManualTarget) else None
+    if queue_url:
         report, sent = fan_out(
             target,
             state=state,
             mode=mode,
             clients=clients,
-            queue_url=config.sweep_queue_url,
+            queue_url=queue_url,
             batch_size=config.sweep_batch_size,
             sweep_id=logger.get_correlation_id() or context.aws_request_id,
             time_left_ms=context.get_remaining_time_in_millis,
@@ -115,7 +141,13 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
         extra["fan_out"] = sent.to_dict()
     else:
         report = engine.run(
-            target, state=state, mode=mode, clients=clients, time_left_ms=context.get_remaining_time_in_millis
+            target,
+            state=state,
+            mode=mode,
+            clients=clients,
+            time_left_ms=context.get_remaining_time_in_millis,
+            allow_mass_change=isinstance(target, ManualTarget) and target.allow_mass_change,
+            on_findings=finding_logger(logger, mode=str(mode), trigger=target.trigger),
         )
     publish_errors = publish(
         report,
@@ -124,9 +156,10 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger=logger,
         metrics=metrics,
         registry_checked=target.registry,
+        findings_logged=not queue_url,  # fan_out's own run of the registry logs at the end
     )
     status = "incomplete" if report.not_checked else "ok"
-    return {"status": status, **report.to_dict(), "publish_errors": publish_errors, **extra}
+    return bounded_response(status, report, publish_errors=publish_errors, extra=extra)
 
 
 def _consume_sweep_batches(
@@ -156,8 +189,11 @@ def _consume_sweep_batches(
                 mode=mode,
                 clients=clients,
                 time_left_ms=context.get_remaining_time_in_millis,
+                on_findings=finding_logger(logger, mode=str(mode), trigger=target.trigger),
             )
-            publish(report, config=config, clients=clients, logger=logger, metrics=metrics)
+            publish(
+                report, config=config, clients=clients, logger=logger, metrics=metrics, findings_logged=True
+            )
         except Exception:
             logger.exception(
                 "sweep batch failed: SQS delivers it again", extra={"message_id": record.message_id}

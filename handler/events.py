@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,8 +34,12 @@ REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repositor
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):role/(?:[^/]+/)*(?P<name>[^/]+)$")
 ASSUMED_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:sts::(?P<account>[0-9]{12}):assumed-role/(?P<name>[^/]+)/.+$")
 _VALID_NAME = re.compile(REPOSITORY_NAME_PATTERN)
+# ECR's bounds on a repository name (botocore's RepositoryName shape); the pattern alone has none.
+MIN_NAME_LENGTH, MAX_NAME_LENGTH = 2, 256
 
-RepositoryName = Annotated[str, Field(min_length=2, max_length=256, pattern=REPOSITORY_NAME_PATTERN)]
+RepositoryName = Annotated[
+    str, Field(min_length=MIN_NAME_LENGTH, max_length=MAX_NAME_LENGTH, pattern=REPOSITORY_NAME_PATTERN)
+]
 
 
 @dataclass(frozen=True)
@@ -232,7 +236,7 @@ def _route_api_call(
     if own_role_arn and any(_same_role(arn, own_role_arn) for arn in principals):
         return Ignored(f"{name} was made by the enforcer's own role: its own remediation")
     for glob in state.enforcement.ignore_principals:
-        if matched := next((arn for arn in principals if fnmatchcase(arn, glob)), None):
+        if matched := next((arn for arn in principals if _principal_matches(arn, glob)), None):
             return Ignored(f"{name} by {matched}, which matches ignore_principals {glob!r}")
     origin = _origin(detail)
     trigger = f"cloudtrail:{name}"
@@ -243,8 +247,8 @@ def _route_api_call(
         repository = _name_in_arn(parameters.resource_arn)
     else:
         repository = parameters.repository_name
-    if not repository or not _VALID_NAME.fullmatch(repository):
-        return Ignored(f"{name} names no valid repository ({repository!r})", warning=True)
+    if not _is_repository_name(repository):
+        return Ignored(f"{name} names no valid repository ({_shown(repository)})", warning=True)
     return Target(trigger=trigger, repositories=(repository,), origin=origin)
 
 
@@ -268,7 +272,7 @@ def _route_service_event(detail: CloudTrailDetail, envelope: EventEnvelope) -> T
         *(_name_in_arn(resource.arn) for resource in detail.resources or ()),
         *(_name_in_arn(arn) for arn in envelope.resources),
     ]
-    repository = next((c for c in candidates if c and _VALID_NAME.fullmatch(c)), None)
+    repository = next((c for c in candidates if _is_repository_name(c)), None)
     if repository is None:
         return Ignored("service event CreateRepository names no valid repository", warning=True)
     return Target(trigger=f"service-event:{name}", repositories=(repository,), origin=_origin(detail))
@@ -284,6 +288,30 @@ def _origin(detail: CloudTrailDetail) -> Origin:
         event_id=detail.event_id,
         event_name=detail.event_name,
     )
+
+
+def _is_repository_name(name: str | None) -> TypeGuard[str]:
+    """A name ECR could have given a repository: anything else in an event is never acted on."""
+    return (
+        name is not None
+        and MIN_NAME_LENGTH <= len(name) <= MAX_NAME_LENGTH
+        and bool(_VALID_NAME.fullmatch(name))
+    )
+
+
+def _shown(name: str | None) -> str:
+    """The name for a log line; one longer than ECR allows is described, not copied in."""
+    if name is not None and len(name) > MAX_NAME_LENGTH:
+        return f"a name of {len(name)} characters; ECR allows at most {MAX_NAME_LENGTH}"
+    return repr(name)
+
+
+def _principal_matches(arn: str, glob: str) -> bool:
+    """An ``ignore_principals`` glob against a caller's ARN, ignoring case: IAM role (and user) names are
+    unique in an account regardless of case and path, so `Pulumi-Deploy` is the role `pulumi-deploy`. The
+    rest of an ARN is lowercase or digits (partition, service, account id), and a session name is the
+    caller's free choice: folding them too widens nothing."""
+    return fnmatchcase(arn.lower(), glob.lower())
 
 
 def _same_role(principal_arn: str, role_arn: str) -> bool:

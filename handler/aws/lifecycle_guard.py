@@ -1,5 +1,6 @@
-"""The lifecycle guard: what applying a lifecycle policy would delete, counted on the repository's images
-before the policy is put, by the local evaluator (``handler.documents.lifecycle_preview``)."""
+"""The lifecycle guard: what applying a lifecycle policy would delete within
+``enforcement.lifecycle_guard.horizon_days``, counted on the repository's images before the policy is put, by
+the local evaluator (``handler.documents.lifecycle_preview``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from handler.desired.models import LifecycleGuard
-from handler.documents.lifecycle_preview import Image, preview
+from handler.documents.lifecycle_preview import Image, deletion_summary, simulate
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -16,32 +17,39 @@ MASS_EXPIRY_EXAMPLES = 3  # images named in a blocked finding, so a person can c
 
 
 def mass_expiry(ecr: ECRClient, name: str, document: Any, guard: LifecycleGuard) -> str | None:
-    """What applying ``document`` now would expire beyond ``guard``, with examples; None within it.
+    """What applying ``document`` now would delete within the guard's horizon beyond its limits, with
+    examples; None within them.
 
-    The local evaluator decides. Only ``expire`` results count: a ``transition`` moves an image to archive
-    storage, where it can still be restored.
+    The local evaluator replays the policy a day at a time, with no new pushes or pulls. Deleted counts an
+    image expired directly, archived and then expired by an archive rule, or expired from the archive it is
+    already in; a transition alone does not count, as an archived image can still be restored.
     """
+    # Archived images too: without a filter, DescribeImages lists ACTIVE images only.
+    pages = ecr.get_paginator("describe_images").paginate(repositoryName=name, filter={"imageStatus": "ANY"})
     images = [
         Image(
             digest=detail["imageDigest"],
             tags=tuple(detail.get("imageTags", ())),
             pushed_at=detail["imagePushedAt"],
             last_pulled_at=detail.get("lastRecordedPullTime"),
+            status=detail.get("imageStatus", "ACTIVE"),
+            last_archived_at=detail.get("lastArchivedAt"),
         )
-        for page in ecr.get_paginator("describe_images").paginate(repositoryName=name)
+        for page in pages
         for detail in page["imageDetails"]
     ]
     if not images:
         return None
-    expired = [e.digest for e in preview(dict(document), images, datetime.now(UTC)) if e.action == "expire"]
-    if len(expired) <= guard.max_expire_images and len(expired) / len(images) <= guard.max_expire_fraction:
+    fates = simulate(dict(document), images, datetime.now(UTC), guard.horizon_days)
+    deleted = [fate for fate in fates if fate.deletion]
+    if len(deleted) <= guard.max_expire_images and len(deleted) / len(images) <= guard.max_expire_fraction:
         return None
     tags = {image.digest: image.tags for image in images}
     examples = ", ".join(
-        f"{digest} ({', '.join(tags[digest]) or 'untagged'})" for digest in expired[:MASS_EXPIRY_EXAMPLES]
+        f"{fate.digest} ({', '.join(tags[fate.digest]) or 'untagged'})"
+        for fate in deleted[:MASS_EXPIRY_EXAMPLES]
     )
     return (
-        f"it would expire {len(expired)} of {len(images)} images at once "
-        f"(lifecycle_guard allows {guard.max_expire_images} and {guard.max_expire_fraction:.0%}), "
-        f"oldest first: {examples}"
+        f"it would delete {deletion_summary(deleted, len(images), guard.horizon_days)} where lifecycle_guard "
+        f"allows {guard.max_expire_images} and {guard.max_expire_fraction:.0%}, oldest first: {examples}"
     )

@@ -88,7 +88,8 @@ def apply(ecr: ECRClient, change: Change, guards: Guards) -> Finding:
                 finding, action=Action.FAILED, error=error_text(error), message=_failure(call, made)
             )
         made.append(call.operation)
-    return replace(finding.with_action(Action.REMEDIATED), message="; ".join(notes))
+    remediated = finding.with_action(Action.REMEDIATED)
+    return replace(remediated, message="; ".join(notes)) if notes else remediated
 
 
 def _failure(call: Call, made: list[str]) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 from handler.desired.models import DesiredState, PullThroughCacheRule, RepositorySettings
 from handler.desired.resolution import overlay, tied_patterns
 from handler.desired.upstreams import KNOWN_UPSTREAM_HOSTS, needs_credentials, upstream_registry
 from handler.documents.lifecycle import compile_lifecycle_policy
-from handler.documents.problems import DocumentError, Problem, path_key
+from handler.documents.problems import DocumentError, Problem, join_path, path_key
 from handler.documents.registry_policy import build_registry_policy
 from handler.documents.replication import replication_problems
 from handler.documents.repository_policy import MANAGED_SIDS, build_repository_policy
@@ -26,30 +25,35 @@ def _settings_blocks(state: DesiredState) -> Iterator[tuple[str, RepositorySetti
         yield f"repository_patterns.{path_key(pattern)}", settings
 
 
-def _block_problems(path: str, settings: RepositorySettings) -> list[Problem]:
+def _block_problems(path: str, settings: RepositorySettings, *, allow_public_pull: bool) -> list[Problem]:
     problems: list[Problem] = []
     if settings.lifecycle is not None:
         try:
             compile_lifecycle_policy(settings.lifecycle)
         except DocumentError as error:
             problems += [p.under(f"{path}.lifecycle") for p in error.problems]
-    for field in ("pull_account_ids", "push_account_ids"):
-        ids = getattr(settings, field) or []
+    # Messages point at the other place by its path, never by the id: no value of the file is echoed.
+    pull, push = settings.pull_account_ids or [], settings.push_account_ids or []
+    for field, ids in (("pull_account_ids", pull), ("push_account_ids", push)):
         problems += [
-            Problem(f"{path}.{field}", f"account {account} is listed more than once")
-            for account, count in Counter(ids).items()
-            if count > 1
+            Problem(join_path(path, field, index), f"the same account as {field}[{ids.index(account)}]")
+            for index, account in enumerate(ids)
+            if ids.index(account) != index
         ]
-    both = sorted(set(settings.pull_account_ids or ()) & set(settings.push_account_ids or ()))
-    if both:
-        problems.append(
-            Problem(
-                f"{path}.pull_account_ids", f"{', '.join(both)} also in push_account_ids: push implies pull"
-            )
+    problems += [
+        Problem(
+            join_path(path, "pull_account_ids", index),
+            f"also in push_account_ids[{push.index(account)}]: push implies pull, so list it there only",
         )
+        for index, account in enumerate(pull)
+        if account in push
+    ]
     try:
         build_repository_policy(
-            settings.pull_account_ids, settings.push_account_ids, settings.policy_statements
+            settings.pull_account_ids,
+            settings.push_account_ids,
+            settings.policy_statements,
+            allow_public_pull=allow_public_pull,
         )
     except DocumentError as error:
         problems += [p.under(path) for p in error.problems]
@@ -91,7 +95,7 @@ def _cache_rule_problems(prefix: str, rule: PullThroughCacheRule) -> list[Proble
         return [
             Problem(
                 f"{path}.upstream_registry_url",
-                f"{url!r} is not an upstream ECR can cache "
+                "is not an upstream ECR can cache "  # the URL is not echoed: it may hold credentials
                 f"(allowed: {', '.join(sorted(KNOWN_UPSTREAM_HOSTS))}, "
                 "<registry>.azurecr.io, <account>.dkr.ecr.<region>.amazonaws.com)",
             )
@@ -134,7 +138,7 @@ def _registry_policy_problems(state: DesiredState) -> list[Problem]:
     if statements is None:
         return []
     try:
-        build_registry_policy(statements)
+        build_registry_policy(statements, allow_public_pull=state.enforcement.allow_public_pull)
     except DocumentError as error:
         return [p.under("registry") for p in error.problems]
     return []
@@ -148,7 +152,7 @@ def semantic_problems(state: DesiredState, *, home: Home | None = None) -> list[
     """
     problems: list[Problem] = []
     for path, settings in _settings_blocks(state):
-        problems += _block_problems(path, settings)
+        problems += _block_problems(path, settings, allow_public_pull=state.enforcement.allow_public_pull)
         problems += _effective_problems(path, settings, state)
     for first, second in tied_patterns(list(state.repository_patterns)):
         problems.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -17,6 +18,21 @@ from pydantic import BaseModel, ValidationError
 from handler.desired.checks import Home, semantic_problems
 from handler.desired.models import PATTERN_MEANINGS, UNION_TAGS, DesiredState
 from handler.documents.problems import Problem, join_path, path_key
+
+# Far deeper than any valid desired state (a raw lifecycle policy's tag list is 9 levels down) and far below
+# Python's recursion limit, so nothing that walks the parsed value can run out of stack.
+MAX_DEPTH = 64
+# A JSON string (skipped whole), or a bracket outside of one.
+_BRACKETS_OUTSIDE_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# bool before int: True is an int to Python.
+_JSON_TYPES = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "an object"),
+)
 
 
 class DesiredStateError(Exception):
@@ -68,8 +84,35 @@ def _child(path: str, key: str) -> str:
     return f"{path}.{segment}" if path else segment
 
 
+def _too_deep(text: str) -> Problem | None:
+    """The first bracket nested deeper than ``MAX_DEPTH``, by line and column, or None.
+
+    Counted on the text, before parsing: json, the duplicate-key walk and pydantic all recurse, and a file
+    of 100,000 `[` would end in a RecursionError (a traceback, not a problem) at a depth that depends on the
+    stack it runs on. Strings are skipped, so brackets inside them do not count.
+    """
+    depth = 0
+    for token in _BRACKETS_OUTSIDE_STRINGS.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, token.start()) + 1
+                column = token.start() - text.rfind("\n", 0, token.start())
+                return Problem(
+                    "",
+                    f"nested deeper than {MAX_DEPTH} levels at line {line}, column {column}; "
+                    "no valid desired state nests more than 10",
+                )
+        elif bracket in "]}":
+            depth -= 1
+    return None
+
+
 def parse_json_text(text: str) -> tuple[Any, list[Problem]]:
     """Parse JSON text; syntax errors name line and column, duplicate keys name their path."""
+    if (deep := _too_deep(text)) is not None:
+        return None, [deep]
     try:
         value = json.loads(text, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
@@ -132,9 +175,12 @@ def _step(annotation: Any, part: int | str) -> Any:
     return None
 
 
-def _describe(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
+def _json_type(value: Any) -> str:
+    """What kind of JSON value ``value`` is: a message names the type received, never the value (a secret
+    pasted in the wrong place must not reach a log)."""
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
 
 
 def _pydantic_problems(error: ValidationError) -> list[Problem]:
@@ -157,11 +203,13 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
         elif kind == "missing":
             message = "required field is missing"
         elif kind == "string_pattern_mismatch" and item["ctx"]["pattern"] in PATTERN_MEANINGS:
-            message = f"must be {PATTERN_MEANINGS[item['ctx']['pattern']]} (got {_describe(item['input'])})"
+            message = f"must be {PATTERN_MEANINGS[item['ctx']['pattern']]}"
         else:
+            # pydantic's own messages name what is expected (`Input should be 'audit' or 'enforce'`), never
+            # the input; ours (value errors) name fields.
             message = item["msg"].removeprefix("Value error, ")
             if kind not in {"value_error", "assertion_error"}:
-                message += f" (got {_describe(item['input'])})"
+                message += f" (got {_json_type(item['input'])})"
         problems.append(Problem(path, message))
     return problems
 

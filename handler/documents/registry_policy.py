@@ -26,13 +26,16 @@ FIELD = "policy_statements"
 MAX_REGISTRY_POLICY_TEXT_LENGTH = 10_240
 
 
-def build_registry_policy(statements: Sequence[RegistryPolicyStatement]) -> dict[str, Any]:
+def build_registry_policy(
+    statements: Sequence[RegistryPolicyStatement], *, allow_public_pull: bool = True
+) -> dict[str, Any]:
     """The registry policy document; ``{"Version": ..., "Statement": []}`` for ``[]`` (never sent: no policy).
 
     Raises :class:`DocumentError`, with paths relative to ``registry`` (``policy_statements[1].Sid``), when
-    ECR would reject it.
+    ECR would reject it or a statement is dangerous. ``allow_public_pull``: as for
+    ``build_repository_policy``, validation passes the configured value and the default is the laxer one.
     """
-    problems = statement_problems(statements, field=FIELD)
+    problems = statement_problems(statements, allow_public_pull=allow_public_pull, field=FIELD)
     document: dict[str, Any] = {"Version": POLICY_VERSION, "Statement": statement_documents(statements)}
     length = len(render_registry_policy(document))
     if length > MAX_REGISTRY_POLICY_TEXT_LENGTH:

@@ -14,6 +14,7 @@ from handler.desired.models import PolicyStatement
 from handler.documents.canonical_json import dumps
 from handler.documents.iam_policy import (
     POLICY_VERSION,
+    PULL_ACTIONS,
     canonical_policy,
     parse_policy,
     policy_statements,
@@ -29,7 +30,6 @@ PULL_SID = "CrossAccountPull"
 PUSH_SID = "CrossAccountPush"
 # Compiled from pull_account_ids / push_account_ids: a user statement must not reuse them.
 MANAGED_SIDS: frozenset[str] = frozenset({PULL_SID, PUSH_SID})
-PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 PUSH_ACTIONS = ("ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart")
 # botocore's ECR model: SetRepositoryPolicy `policyText` is at most 10,240 characters.
 MAX_POLICY_TEXT_LENGTH = 10_240
@@ -55,16 +55,24 @@ def build_repository_policy(
     pull_account_ids: Sequence[str] | None,
     push_account_ids: Sequence[str] | None,
     statements: Sequence[PolicyStatement] | None,
+    *,
+    allow_public_pull: bool = True,
 ) -> dict[str, Any] | None:
     """The policy a repository must have; ``None`` when none of the three is given (policy not managed).
 
-    Raises :class:`DocumentError` (paths relative to the repository settings) when ECR would reject it.
+    Raises :class:`DocumentError` (paths relative to the repository settings) when ECR would reject it or
+    a statement is dangerous (``statement_problems``). Validation passes ``enforcement.allow_public_pull``;
+    the default is the laxer value, so compiling a validated desired state never fails on a statement
+    validation accepted, while more than pulling for a public principal, unnarrowed, is always rejected.
     """
     if pull_account_ids is None and push_account_ids is None and statements is None:
         return None
     user_statements = list(statements or ())
     problems = statement_problems(
-        user_statements, reserved_sids=MANAGED_SIDS, reserved_for="pull_account_ids / push_account_ids"
+        user_statements,
+        allow_public_pull=allow_public_pull,
+        reserved_sids=MANAGED_SIDS,
+        reserved_for="pull_account_ids / push_account_ids",
     )
     pushers = sorted(set(push_account_ids or ()))
     # Push implies pull: a pusher that cannot pull cannot check which layers already exist.

@@ -2,7 +2,9 @@
 Security Hub.
 
 Publishing never fails a run: a channel that errors is logged, counted (``PublishFailures``) and named in the
-returned list, and the findings are still in the logs and in the Lambda's response.
+returned list, and the findings are still in the logs and in the Lambda's response. The log has every
+finding; the other outputs carry what AWS's size limits let them and say what they left out
+(:mod:`handler.publish.limits`).
 
 Metrics (names in :mod:`handler.metrics`; namespace from ``POWERTOOLS_METRICS_NAMESPACE``):
 ``DriftDetected`` (differences found: drift, remediated, blocked, reported), ``DriftRemediated``,
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from handler.findings import Action, Report
+from handler.findings import Action, Finding, Report
 from handler.metrics import (
     DRIFT_DETECTED,
     DRIFT_REMEDIATED,
@@ -55,12 +57,17 @@ def publish(
     logger: Logger,
     metrics: Metrics,
     registry_checked: bool = False,
+    findings_logged: bool = False,
 ) -> list[str]:
     """Log, count and send ``report``. Returns what could not be published (empty when all went out).
 
     ``registry_checked`` says the run covered the registry, so Security Hub may resolve its findings.
+    ``findings_logged``: each finding was logged as the run went (:func:`finding_logger`); only the run's
+    summary line is added.
     """
-    log_findings(report, logger)
+    if not findings_logged:
+        log_findings(report.findings, logger, mode=report.mode, trigger=report.trigger)
+    log_run_finished(report, logger)
     add_metrics(report, metrics)
     channels: list[tuple[str, Callable[[], list[str]]]] = []
     if config.findings_topic_arn:
@@ -101,8 +108,8 @@ def publish(
     return failures
 
 
-def log_findings(report: Report, logger: Logger) -> None:
-    """One structured line per finding (the correlation id is set by the handler), then the run's summary."""
+def log_findings(findings: list[Finding], logger: Logger, *, mode: str, trigger: str) -> None:
+    """One structured line per finding (the correlation id is set by the handler)."""
     levels: dict[Action, Callable[..., None]] = {
         Action.DRIFT: logger.warning,
         Action.BLOCKED: logger.warning,
@@ -110,9 +117,18 @@ def log_findings(report: Report, logger: Logger) -> None:
         Action.REMEDIATED: logger.info,
         Action.REPORTED: logger.info,
     }
-    for finding in report.findings:
-        extra = {"finding": finding.to_dict(), "mode": report.mode, "trigger": report.trigger}
+    for finding in findings:
+        extra = {"finding": finding.to_dict(), "mode": mode, "trigger": trigger}
         levels[finding.action](finding_title(finding), extra=extra)
+
+
+def finding_logger(logger: Logger, *, mode: str, trigger: str) -> Callable[[list[Finding]], None]:
+    """For ``engine.run(on_findings=...)``: each repository's findings logged as soon as they are final,
+    so a run that Lambda kills at its timeout still leaves them."""
+    return lambda findings: log_findings(findings, logger, mode=mode, trigger=trigger)
+
+
+def log_run_finished(report: Report, logger: Logger) -> None:
     logger.info(
         "run finished",
         extra={

@@ -3,6 +3,9 @@
 Findings that are only ``reported`` (encryption, unmanaged repositories) and were raised by a sweep rather
 than by somebody's change come back on every sweep; they stay in the logs, the events and Security Hub
 instead of mailing the same news every hour.
+
+A message lists the findings most important first, at most ``LISTED`` of them and as many as fit in SNS's
+256 KB; it ends with how many it left out, each of them a line of the function's log.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from handler.findings import Action, Finding, Report
+from handler.publish.limits import fit, most_important_first
 from handler.publish.text import finding_title, origin_text, value_text
 
 if TYPE_CHECKING:
@@ -19,6 +23,8 @@ if TYPE_CHECKING:
 IAM_ACTIONS = ("sns:Publish",)
 SUBJECT_LIMIT = 99  # SNS: fewer than 100 characters, ASCII, no line breaks
 LISTED = 50  # findings spelled out in one message; the rest are counted
+MESSAGE_LIMIT = 256 * 1024  # SNS: bytes of a message, UTF-8
+MESSAGE_BUDGET = MESSAGE_LIMIT - 1024  # room for the subject, should AWS count it with the message
 
 
 def worth_notifying(finding: Finding) -> bool:
@@ -45,21 +51,39 @@ def message(report: Report, findings: list[Finding]) -> str:
     ]
     if report.not_checked:
         lines.append(f"Not checked (out of time, next sweep covers them): {len(report.not_checked)}.")
-    for number, finding in enumerate(findings[:LISTED], start=1):
-        lines += ["", f"{number}. {finding_title(finding)}"]
-        if finding.message:
-            lines.append(f"   {finding.message}")
-        lines.append(f"   expected: {value_text(finding.expected)}")
-        lines.append(f"   actual:   {value_text(finding.actual)}")
-        if who := origin_text(finding.origin):
-            lines.append(f"   {who}")
-        if finding.origin and finding.origin.user_agent:
-            lines.append(f"   user agent: {finding.origin.user_agent[:200]}")
-        if finding.error:
-            lines.append(f"   error: {finding.error}")
-    if len(findings) > LISTED:
-        lines += ["", f"... and {len(findings) - LISTED} more in the function's logs and response."]
-    return "\n".join(lines)
+    head = "\n".join(lines)
+    blocks = [
+        _block(number, finding)
+        for number, finding in enumerate(most_important_first(findings)[:LISTED], start=1)
+    ]
+    # Room for the closing line at its longest: every finding left out.
+    room = MESSAGE_BUDGET - _size(head) - _size(_more(len(findings)))
+    listed, _ = fit(map(_size, blocks), room)
+    left_out = len(findings) - listed
+    return head + "".join(blocks[:listed]) + (_more(left_out) if left_out else "")
+
+
+def _block(number: int, finding: Finding) -> str:
+    lines = [f"{number}. {finding_title(finding)}"]
+    if finding.message:
+        lines.append(f"   {finding.message}")
+    lines.append(f"   expected: {value_text(finding.expected)}")
+    lines.append(f"   actual:   {value_text(finding.actual)}")
+    if who := origin_text(finding.origin):
+        lines.append(f"   {who}")
+    if finding.origin and finding.origin.user_agent:
+        lines.append(f"   user agent: {finding.origin.user_agent[:200]}")
+    if finding.error:
+        lines.append(f"   error: {finding.error}")
+    return "\n\n" + "\n".join(lines)
+
+
+def _more(left_out: int) -> str:
+    return f"\n\n... and {left_out} more, each a line of the function's log of this invocation."
+
+
+def _size(text: str) -> int:
+    return len(text.encode())
 
 
 def notify(report: Report, *, topic_arn: str, client: SNSClient) -> list[str]:

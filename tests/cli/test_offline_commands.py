@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -57,6 +59,88 @@ def test_validate_json_problems(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["problems"] == [
         {"path": "version", "message": "duplicate key: JSON keeps only the last value, so the first is lost"}
     ]
+
+
+def _example_with(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    doc = json.loads(EXAMPLE_PATH.read_text())
+    change(doc)
+    path = tmp_path / "desired_state.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+PUBLIC_PUSH = {"Sid": "Everyone", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:PutImage"}
+REGISTRY_STATEMENT = {**PUBLIC_PUSH, "Resource": "arn:aws:ecr:eu-west-1:123456789012:repository/*"}
+
+
+def test_validate_rejects_dangerous_policies_with_their_paths(tmp_path: Path) -> None:
+    def dangerous(doc: dict[str, Any]) -> None:
+        doc["enforcement"]["allow_public_pull"] = True  # pull only; never push
+        doc["repositories"]["temporal-worker"]["policy_statements"] = [PUBLIC_PUSH]
+        doc["registry"]["policy_statements"] = [
+            {
+                "Sid": "AllButOne",
+                "Effect": "Allow",
+                "NotPrincipal": {"AWS": "111122223333"},
+                "Action": "ecr:ReplicateImage",
+                "Resource": REGISTRY_STATEMENT["Resource"],
+            }
+        ]
+
+    result = runner.invoke(app, ["validate", str(_example_with(tmp_path, dangerous))])
+
+    assert result.exit_code == 1
+    assert (
+        "repositories.temporal-worker.policy_statements[0].Principal: allows anyone with an AWS account "
+        "(`Action` is not pull-only)" in result.stderr
+    )
+    assert "registry.policy_statements[0].NotPrincipal: `NotPrincipal` with `Allow`" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_validate_accepts_a_public_statement_narrowed_to_the_organization(tmp_path: Path) -> None:
+    narrowed = {**PUBLIC_PUSH, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}}
+
+    def organization_wide(doc: dict[str, Any]) -> None:
+        doc["repositories"]["temporal-worker"]["policy_statements"] = [narrowed]
+        doc["registry"]["policy_statements"] = [{**REGISTRY_STATEMENT, **narrowed}]
+
+    result = runner.invoke(app, ["validate", str(_example_with(tmp_path, organization_wide))])
+
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_rejects_deep_nesting_without_a_traceback(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+
+    result = runner.invoke(app, ["validate", str(deep), "--format", "json"])
+
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["problems"] == [
+        {
+            "path": "",
+            "message": "nested deeper than 64 levels at line 1, column 65; "
+            "no valid desired state nests more than 10",
+        }
+    ]
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_validate_never_prints_a_value_of_the_file(tmp_path: Path) -> None:
+    secret = "AKIAZX9SECRETVALUE77"
+
+    def misplaced(doc: dict[str, Any]) -> None:
+        doc["defaults"]["scan_on_push"] = secret
+        doc["enforcement"]["mode"] = secret
+        doc["registry"]["pull_through_cache"]["ecr-public"]["upstream_registry_url"] = secret
+
+    path = _example_with(tmp_path, misplaced)
+    for output in ("table", "json"):
+        result = runner.invoke(app, ["validate", str(path), "--format", output])
+        assert result.exit_code == 1
+        assert "defaults.scan_on_push" in result.output
+        assert secret not in result.output
 
 
 def test_validate_missing_file() -> None:
@@ -151,15 +235,30 @@ def preview_files(tmp_path: Path) -> tuple[Path, Path]:
     return policy, images
 
 
-def test_lifecycle_preview_json(preview_files: tuple[Path, Path]) -> None:
+def test_lifecycle_preview_json_replays_30_days_by_default(preview_files: tuple[Path, Path]) -> None:
     policy, images = preview_files
     args = _preview_args(policy, images, "--now", "2026-02-01T00:00:00Z")
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
-        "expired": [{"digest": "sha256:a", "rule_priority": 1}, {"digest": "sha256:c", "rule_priority": 2}],
+        "now": "2026-02-01T00:00:00+00:00",
+        "horizon_days": 30,
+        "images": 4,
         "archived": [],
+        "expired": [  # oldest image first; b, untagged, is 3 days old on day 0 and more than 7 on day 5
+            {"digest": "sha256:a", "rule_priority": 1, "day": 0, "deletion": "direct"},
+            {"digest": "sha256:c", "rule_priority": 2, "day": 0, "deletion": "direct"},
+            {"digest": "sha256:b", "rule_priority": 1, "day": 5, "deletion": "direct"},
+        ],
     }
+
+
+def test_lifecycle_preview_horizon_0_evaluates_at_now_only(preview_files: tuple[Path, Path]) -> None:
+    policy, images = preview_files
+    args = _preview_args(policy, images, "--now", "2026-02-01T00:00:00Z", "--horizon-days", "0", "--json")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert [entry["digest"] for entry in json.loads(result.stdout)["expired"]] == ["sha256:a", "sha256:c"]
 
 
 def test_lifecycle_preview_table(preview_files: tuple[Path, Path]) -> None:
@@ -167,7 +266,84 @@ def test_lifecycle_preview_table(preview_files: tuple[Path, Path]) -> None:
     args = _preview_args(policy, images, "--now", "2026-02-01T00:00:00Z")
     result = runner.invoke(app, args)
     assert result.exit_code == 0
-    assert "2 of 4 images would be expired, 0 archived." in result.stdout
+    assert re.search(r"sha256:b .*\(untagged\) .* ACTIVE .* day 5, rule 1 .* expire", result.stdout)
+    assert re.search(r"sha256:d .* v2 .* ACTIVE .* keep", result.stdout)
+    assert (
+        "Would delete 3 of 4 images within 30 days (3 expired directly, 0 archived then expired, "
+        "0 already archived); 0 archived. Day 0 is 2026-02-01T00:00:00+00:00."
+    ) in result.stdout
+
+
+ARCHIVE_POLICY = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "selection": {
+                "tagStatus": "any",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 30,
+            },
+            "action": {"type": "transition", "targetStorageClass": "archive"},
+        },
+        {
+            "rulePriority": 2,
+            "selection": {
+                "tagStatus": "any",
+                "storageClass": "archive",
+                "countType": "sinceImageTransitioned",
+                "countUnit": "days",
+                "countNumber": 90,
+            },
+            "action": {"type": "expire"},
+        },
+    ]
+}
+ARCHIVE_IMAGES = [
+    {
+        "digest": "sha256:old",
+        "tags": ["v0"],
+        "pushed_at": "2025-01-01T00:00:00Z",
+        "status": "ARCHIVED",
+        "last_archived_at": "2025-10-01T00:00:00Z",
+    },
+    {"digest": "sha256:mid", "tags": [], "pushed_at": "2025-12-01T00:00:00Z"},
+    {"digest": "sha256:new", "tags": ["v1"], "pushed_at": "2026-01-25T00:00:00Z"},
+]
+
+
+def test_lifecycle_preview_shows_transitions_and_expiries_by_day(tmp_path: Path) -> None:
+    policy, images = tmp_path / "policy.json", tmp_path / "images.json"
+    policy.write_text(json.dumps(ARCHIVE_POLICY))
+    images.write_text(json.dumps(ARCHIVE_IMAGES))
+    args = _preview_args(policy, images, "--now", "2026-02-01T00:00:00Z", "--horizon-days", "100")
+
+    payload = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    table = runner.invoke(app, args).stdout
+
+    # old: archived 123 days before day 0, so gone at once; mid: archived on day 0, in archive from day 1,
+    # more than 90 days there on day 91; new: 7 days old on day 0, archived on day 24, deleted on day 115.
+    assert payload["archived"] == [
+        {"digest": "sha256:mid", "rule_priority": 1, "day": 0},
+        {"digest": "sha256:new", "rule_priority": 1, "day": 24},
+    ]
+    assert payload["expired"] == [
+        {"digest": "sha256:old", "rule_priority": 2, "day": 0, "deletion": "already_archived"},
+        {"digest": "sha256:mid", "rule_priority": 2, "day": 91, "deletion": "archive_then_expire"},
+    ]
+    assert re.search(r"sha256:mid .* ACTIVE .* day 0, rule 1 .* day 91, rule 2 .* expire", table)
+    assert re.search(r"sha256:new .* ACTIVE .* day 24, rule 1 .* archive", table)
+    assert (
+        "Would delete 2 of 3 images within 100 days (0 expired directly, 1 archived then expired, "
+        "1 already archived); 2 archived."
+    ) in table
+
+
+def test_lifecycle_preview_refuses_a_negative_horizon(preview_files: tuple[Path, Path]) -> None:
+    policy, images = preview_files
+    result = runner.invoke(app, _preview_args(policy, images, "--horizon-days", "-1"))
+    assert result.exit_code == 2
+    assert "--horizon-days" in result.stderr
 
 
 def test_lifecycle_preview_reads_get_lifecycle_policy_output(preview_files: tuple[Path, Path]) -> None:
@@ -209,7 +385,9 @@ def test_every_command_has_help_with_an_example() -> None:
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example" in result.stdout, name
-    assert "Example" in runner.invoke(app, ["lifecycle", "preview", "--help"]).stdout
+    lifecycle_help = runner.invoke(app, ["lifecycle", "preview", "--help"]).stdout
+    for taught in ("Example", "--horizon-days", "last_archived_at", "archive_then_expire", "ACTIVATING"):
+        assert taught in lifecycle_help, taught
 
 
 def test_an_internal_error_is_one_line_not_a_traceback(

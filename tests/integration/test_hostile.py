@@ -419,7 +419,7 @@ def test_a_lambda_near_its_timeout_fixes_what_it_reached_and_lists_the_rest(
     assert sorted(checked) == sorted(fixed)
     assert sorted(checked + rest) == sorted(NAMED)
     by_action = {f["resource"]: (f["action"], f["message"]) for f in response["findings"]}
-    assert {by_action[name] for name in checked} == {("remediated", "")}
+    assert {by_action[name] for name in checked} == {("remediated", "scan on push differs")}
     # What it read but had no time to fix is still a finding, and says why it is not fixed.
     assert {by_action[name] for name in rest} == {("drift", engine.OUT_OF_TIME)}
     # Nothing was written for a repository it did not fix.

@@ -276,6 +276,176 @@ def test_other_service_events_are_ignored(example_state: DesiredState) -> None:
     assert "service event ReplicateImage" in result.reason
 
 
+# ---- names longer than ECR allows ------------------------------------------------------------------------
+
+LONG_NAME = "a" * 10_000  # matches the name pattern, which has no length bound
+ARN_PREFIX = "arn:aws:ecr:eu-west-1:123456789012:repository/"
+
+
+def _only_service_name_at(place: str, name: str) -> dict[str, Any]:
+    """The pull through cache service event with ``name`` in one of the places a name is read from."""
+    event = load_event("service_event_pull_through_cache.json")
+    detail = event["detail"]
+    detail["serviceEventDetails"] = detail["resources"] = None
+    event["resources"] = []
+    if place == "serviceEventDetails":
+        detail["serviceEventDetails"] = {"repositoryName": name}
+    elif place == "requestParameters":
+        detail["requestParameters"] = {"repositoryName": name}
+    elif place == "responseElements":
+        detail["responseElements"] = {"repository": {"repositoryName": name}}
+    elif place == "detail.resources":
+        detail["resources"] = [{"ARN": ARN_PREFIX + name}]
+    else:
+        event["resources"] = [ARN_PREFIX + name]
+    return event
+
+
+SERVICE_PLACES = [
+    "serviceEventDetails",
+    "requestParameters",
+    "responseElements",
+    "detail.resources",
+    "resources",
+]
+
+
+@pytest.mark.parametrize("place", SERVICE_PLACES)
+def test_service_event_with_a_name_longer_than_ecr_allows_is_ignored(
+    place: str, example_state: DesiredState
+) -> None:
+    assert isinstance(
+        route(_only_service_name_at(place, "b" * 256), state=example_state, own_role_arn=None), Target
+    )
+
+    result = route(_only_service_name_at(place, LONG_NAME), state=example_state, own_role_arn=None)
+
+    assert result == Ignored("service event CreateRepository names no valid repository", warning=True)
+
+
+def test_service_event_skips_an_overlong_name_for_a_valid_one(example_state: DesiredState) -> None:
+    event = load_event("service_event_pull_through_cache.json")
+    event["detail"]["serviceEventDetails"]["repositoryName"] = LONG_NAME
+
+    result = route(event, state=example_state, own_role_arn=None)
+
+    assert isinstance(result, Target)
+    assert result.repositories == ("ecr-public/library/nginx",)
+
+
+@pytest.mark.parametrize(
+    ("file", "field", "prefix"),
+    [
+        ("put_image_scanning_configuration_console.json", "repositoryName", ""),
+        ("delete_repository.json", "repositoryName", ""),
+        ("tag_resource.json", "resourceArn", ARN_PREFIX),
+        ("untag_resource.json", "resourceArn", ARN_PREFIX),
+    ],
+)
+def test_api_call_with_a_name_longer_than_ecr_allows_is_ignored(
+    file: str, field: str, prefix: str, example_state: DesiredState
+) -> None:
+    event = load_event(file)
+    event["detail"]["requestParameters"][field] = prefix + "c" * 256
+    assert isinstance(route(event, state=example_state, own_role_arn=None), Target)
+    event["detail"]["requestParameters"][field] = prefix + LONG_NAME
+
+    result = route(event, state=example_state, own_role_arn=None)
+
+    assert isinstance(result, Ignored)
+    assert result.warning
+    name = event["detail"]["eventName"]
+    # described, not copied into the log line
+    assert result.reason == (
+        f"{name} names no valid repository (a name of 10000 characters; ECR allows at most 256)"
+    )
+
+
+def test_manual_invoke_with_a_name_longer_than_ecr_allows_is_ignored(example_state: DesiredState) -> None:
+    result = route({"action": "audit", "repositories": [LONG_NAME]}, state=example_state, own_role_arn=None)
+
+    assert result == Ignored(
+        "invalid manual invoke: repositories[0]: String should have at most 256 characters", warning=True
+    )
+
+
+def test_a_one_character_name_is_not_a_repository(example_state: DesiredState) -> None:
+    event = load_event("put_image_scanning_configuration_console.json")
+    event["detail"]["requestParameters"]["repositoryName"] = "a"
+
+    result = route(event, state=example_state, own_role_arn=None)
+
+    assert result == Ignored("PutImageScanningConfiguration names no valid repository ('a')", warning=True)
+
+
+# ---- IAM role names ignore case --------------------------------------------------------------------------
+
+
+def _ignoring(state: DesiredState, *globs: str) -> DesiredState:
+    enforcement = state.enforcement.model_copy(update={"ignore_principals": list(globs)})
+    return state.model_copy(update={"enforcement": enforcement})
+
+
+@pytest.mark.parametrize(
+    "glob",
+    [
+        "arn:aws:iam::*:role/Pulumi-Deploy",
+        "arn:aws:iam::123456789012:role/PULUMI-*",
+        "arn:aws:sts::*:assumed-role/Pulumi-Deploy/*",
+    ],
+)
+def test_ignore_principals_match_role_names_in_any_case(glob: str, example_state: DesiredState) -> None:
+    result = route_file("pulumi_deploy_role.json", _ignoring(example_state, glob))
+
+    assert isinstance(result, Ignored)
+    assert f"ignore_principals {glob!r}" in result.reason
+
+
+@pytest.mark.parametrize("only", ["sessionIssuer", "session"])
+def test_a_role_spelt_in_another_case_is_still_ignored(only: str, example_state: DesiredState) -> None:
+    event = load_event("pulumi_deploy_role.json")
+    identity = event["detail"]["userIdentity"]
+    if only == "session":
+        del identity["sessionContext"]
+        identity["arn"] = "arn:aws:sts::123456789012:assumed-role/PULUMI-Deploy/pulumi-1"
+    else:
+        identity["sessionContext"]["sessionIssuer"]["arn"] = "arn:aws:iam::123456789012:role/PULUMI-Deploy"
+        del identity["arn"]
+    state = _ignoring(
+        example_state, "arn:aws:iam::*:role/pulumi-deploy", "arn:aws:sts::*:assumed-role/pulumi-deploy/*"
+    )
+
+    assert isinstance(route(event, state=state, own_role_arn=None), Ignored)
+    assert isinstance(
+        route(event, state=_ignoring(example_state, "arn:aws:iam::*:role/pulumi"), own_role_arn=None), Target
+    )
+
+
+@pytest.mark.parametrize(
+    ("principal_arn", "own_role_arn"),
+    [
+        ("arn:aws:sts::123456789012:assumed-role/ECR-DRIFT-ENFORCER/1732093201", ENFORCER_ROLE),
+        ("arn:aws:iam::123456789012:role/Ecr-Drift-Enforcer", ENFORCER_ROLE),
+        (
+            "arn:aws:sts::123456789012:assumed-role/ecr-drift-enforcer/1732093201",
+            "arn:aws:iam::123456789012:role/service-role/ECR-Drift-Enforcer",
+        ),
+    ],
+)
+def test_own_role_is_recognised_in_any_case(
+    principal_arn: str, own_role_arn: str, example_state: DesiredState
+) -> None:
+    event = load_event("own_role_event.json")
+    identity = event["detail"]["userIdentity"]
+    del identity["sessionContext"]
+    identity["arn"] = principal_arn
+
+    result = route(event, state=example_state, own_role_arn=own_role_arn)
+
+    assert isinstance(result, Ignored)
+    assert "the enforcer's own role" in result.reason
+
+
 # ---- nothing ever raises ---------------------------------------------------------------------------------
 
 JSON = st.recursive(

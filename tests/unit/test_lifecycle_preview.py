@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from handler.documents.lifecycle_preview import Expiry, Image, load_images, preview
+from handler.documents.lifecycle_preview import (
+    Expiry,
+    Fate,
+    Image,
+    Step,
+    deletion_summary,
+    load_images,
+    preview,
+    simulate,
+)
 from handler.documents.problems import DocumentError
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -24,12 +34,22 @@ DOC_EXAMPLES: dict[str, Any] = json.loads(
 )
 
 
-def image(name: str, tags: list[str], pushed_days_ago: float, pulled_days_ago: float | None = None) -> Image:
+def image(
+    name: str,
+    tags: list[str],
+    pushed_days_ago: float,
+    pulled_days_ago: float | None = None,
+    *,
+    archived_days_ago: float | None = None,
+) -> Image:
+    """An image; archived that many days ago if ``archived_days_ago`` is given."""
     return Image(
         digest=name,
         tags=tuple(tags),
         pushed_at=NOW - timedelta(days=pushed_days_ago),
         last_pulled_at=None if pulled_days_ago is None else NOW - timedelta(days=pulled_days_ago),
+        status="ACTIVE" if archived_days_ago is None else "ARCHIVED",
+        last_archived_at=None if archived_days_ago is None else NOW - timedelta(days=archived_days_ago),
     )
 
 
@@ -51,6 +71,16 @@ def keep(count: int, **selection: Any) -> dict[str, Any]:
 
 def older_than(days: int, **selection: Any) -> dict[str, Any]:
     return {**selection, "countType": "sinceImagePushed", "countUnit": "days", "countNumber": days}
+
+
+def archived_for(days: int, **selection: Any) -> dict[str, Any]:
+    return {
+        **selection,
+        "storageClass": "archive",
+        "countType": "sinceImageTransitioned",
+        "countUnit": "days",
+        "countNumber": days,
+    }
 
 
 # --- the guide's examples ---------------------------------------------------------------------------------
@@ -322,6 +352,148 @@ def test_a_repeated_digest_is_refused() -> None:
         preview(DOC_EXAMPLES["all_images_example_a"], [image("A", [], 1), image("A", ["v1"], 2)], NOW)
 
 
+# --- storage classes at one instant -------------------------------------------------------------------------
+
+
+def test_an_archive_rule_selects_archived_images_by_their_days_in_archive() -> None:
+    """ "Filtering on archive transition time": archived more than 365 days ago expires, whatever the push."""
+    images = [
+        image("A", ["v1"], 900, archived_days_ago=400),
+        image("B", ["v2"], 900, archived_days_ago=300),
+        image("C", [], 1000),  # standard storage: not the archive rule's
+    ]
+
+    assert expired(DOC_EXAMPLES["filtering_on_archive_transition_time"], images) == [("A", 1)]
+
+
+def test_standard_rules_neither_count_nor_act_on_archived_images() -> None:
+    """Keep the newest two in standard storage: the archived images, though newer, are not among them."""
+    document = {"rules": [rule(1, keep(2, tagStatus="any"))]}
+    images = [
+        image("S1", [], 10),
+        image("S2", [], 9),
+        image("S3", [], 8),
+        image("A1", [], 2, archived_days_ago=1),
+        image("A2", [], 1, archived_days_ago=1),
+    ]
+
+    assert expired(document, images) == [("S1", 1)]
+
+
+def test_an_activating_image_is_seen_as_restored() -> None:
+    """ACTIVATING (being restored) counts as standard storage: standard rules expire it, archive rules not."""
+    restoring = replace(image("R", [], 40, archived_days_ago=400), status="ACTIVATING")
+    document = {
+        "rules": [rule(1, older_than(30, tagStatus="any")), rule(2, archived_for(1, tagStatus="any"))]
+    }
+
+    assert preview(document, [restoring], NOW) == [Expiry("R", 1)]
+
+
+def test_an_archived_image_of_unknown_archive_time_counts_from_its_push() -> None:
+    document = {"rules": [rule(1, archived_for(90, tagStatus="any"))]}
+    images = [
+        replace(image("OLD", [], 100, archived_days_ago=0), last_archived_at=None),
+        replace(image("NEW", [], 80, archived_days_ago=0), last_archived_at=None),
+    ]
+
+    assert expired(document, images) == [("OLD", 1)]
+
+
+# --- the horizon: one evaluation a day ----------------------------------------------------------------------
+
+# Archive a day after the push, delete a day after the transition: at once it deletes nothing.
+ARCHIVE_THEN_EXPIRE = {
+    "rules": [
+        rule(1, older_than(1, tagStatus="any"), action="transition"),
+        rule(2, archived_for(1, tagStatus="any")),
+    ]
+}
+
+
+def test_archive_then_expire_deletes_everything_within_days() -> None:
+    images = [image("A", ["v1"], 10), image("B", [], 5), image("C", ["v2"], 0.5)]
+
+    assert preview(ARCHIVE_THEN_EXPIRE, images, NOW) == [
+        Expiry("A", 1, "transition"),
+        Expiry("B", 1, "transition"),
+    ]
+    # A and B are archived on day 0 and in archive storage from day 1: more than a day there on day 2. C,
+    # pushed 12 hours before day 0, is more than a day old on day 1: archived then, deleted on day 3.
+    assert simulate(ARCHIVE_THEN_EXPIRE, images, NOW, 30) == [
+        Fate("A", already_archived=False, transition=Step(0, 1), expiry=Step(2, 2)),
+        Fate("B", already_archived=False, transition=Step(0, 1), expiry=Step(2, 2)),
+        Fate("C", already_archived=False, transition=Step(1, 1), expiry=Step(3, 2)),
+    ]
+    assert [fate.deletion for fate in simulate(ARCHIVE_THEN_EXPIRE, images, NOW, 30)] == [
+        "archive_then_expire"
+    ] * 3
+
+
+def test_already_archived_images_are_deleted_by_an_archive_rule() -> None:
+    document = {"rules": [rule(1, archived_for(1, tagStatus="any"))]}
+    images = [image(f"A{n}", [], 200, archived_days_ago=100) for n in range(600)]
+
+    fates = simulate(document, images, NOW, 30)
+
+    assert {fate.deletion for fate in fates} == {"already_archived"}
+    assert len(fates) == 600
+    assert {fate.expiry for fate in fates} == {Step(0, 1)}
+
+
+def test_the_horizon_bounds_what_is_reported() -> None:
+    """Archived 50.5 days ago, deleted after more than 90 days in archive: on day 40."""
+    document = {"rules": [rule(1, archived_for(90, tagStatus="any"))]}
+    images = [image("A", ["v1"], 400, archived_days_ago=50.5), image("B", [], 400)]
+
+    assert simulate(document, images, NOW, 30) == []
+    assert simulate(document, images, NOW, 39) == []
+    assert simulate(document, images, NOW, 40) == [Fate("A", already_archived=True, expiry=Step(40, 1))]
+    assert simulate(document, images, NOW, 60) == simulate(document, images, NOW, 40)
+
+
+def test_a_transition_alone_is_not_a_deletion() -> None:
+    images = [image("A", [], 400, pulled_days_ago=120), image("B", [], 10)]
+
+    [fate] = simulate(DOC_EXAMPLES["filtering_on_last_pulled_time"], images, NOW, 60)
+
+    assert fate == Fate("A", already_archived=False, transition=Step(0, 1))
+    assert fate.deletion is None
+
+
+def test_combining_archive_and_expire_rules_over_a_year() -> None:
+    """The guide's example: archived after 30 days from the push, deleted after 365 days in archive."""
+    document = DOC_EXAMPLES["combining_archive_and_expire_rules"]
+    images = [image("A", ["v1"], 40), image("B", [], 20)]
+
+    assert simulate(document, images, NOW, 400) == [
+        Fate("A", already_archived=False, transition=Step(0, 1), expiry=Step(366, 2)),
+        # B is 20 days and 0 hours old: more than 30 days on day 11, deleted 366 days after that.
+        Fate("B", already_archived=False, transition=Step(11, 1), expiry=Step(377, 2)),
+    ]
+
+
+def test_a_negative_horizon_is_refused() -> None:
+    with pytest.raises(ValueError, match="horizon_days must be 0 or more, got -1"):
+        simulate(ARCHIVE_THEN_EXPIRE, [], NOW, -1)
+
+
+def test_deletion_summary_counts_each_way_of_deletion() -> None:
+    fates = [
+        Fate("A", already_archived=False, expiry=Step(0, 1)),
+        Fate("B", already_archived=False, transition=Step(0, 1), expiry=Step(3, 2)),
+        Fate("C", already_archived=True, expiry=Step(1, 2)),
+        Fate("D", already_archived=False, transition=Step(0, 1)),
+    ]
+
+    assert deletion_summary(fates, 10, 30) == (
+        "3 of 10 images within 30 days (1 expired directly, 1 archived then expired, 1 already archived)"
+    )
+    assert deletion_summary([], 10, 0) == (
+        "0 of 10 images at once (0 expired directly, 0 archived then expired, 0 already archived)"
+    )
+
+
 # --- the images file ----------------------------------------------------------------------------------------
 
 
@@ -332,7 +504,9 @@ def test_load_images_reads_the_images_file() -> None:
            "last_pulled_at": "2025-05-20T08:30:00+02:00"},
           {"digest": "sha256:bb", "tags": [], "pushed_at": "2025-05-02T10:00:00.123456+00:00",
            "last_pulled_at": null},
-          {"digest": "sha256:cc", "tags": [], "pushed_at": "2025-05-03T10:00:00Z"}
+          {"digest": "sha256:cc", "tags": [], "pushed_at": "2025-05-03T10:00:00Z"},
+          {"digest": "sha256:dd", "tags": ["v0"], "pushed_at": "2025-01-03T10:00:00Z", "status": "ARCHIVED",
+           "last_archived_at": "2025-04-03T10:00:00Z"}
         ]"""
     )
 
@@ -345,6 +519,13 @@ def test_load_images_reads_the_images_file() -> None:
         ),
         Image("sha256:bb", (), datetime(2025, 5, 2, 10, 0, 0, 123456, tzinfo=UTC)),
         Image("sha256:cc", (), datetime(2025, 5, 3, 10, tzinfo=UTC)),
+        Image(
+            "sha256:dd",
+            ("v0",),
+            datetime(2025, 1, 3, 10, tzinfo=UTC),
+            status="ARCHIVED",
+            last_archived_at=datetime(2025, 4, 3, 10, tzinfo=UTC),
+        ),
     ]
 
 
@@ -358,7 +539,8 @@ GOOD = {"digest": "sha256:aa", "tags": [], "pushed_at": "2025-05-01T10:00:00Z"}
         ([GOOD, "sha256:bb"], "[1]: an image must be a JSON object, got str"),
         (
             [{**GOOD, "pushed": "x"}],
-            "[0].pushed: unknown field; allowed fields are digest, tags, pushed_at, last_pulled_at",
+            "[0].pushed: unknown field; allowed fields are digest, tags, pushed_at, last_pulled_at, status, "
+            "last_archived_at",
         ),
         ([{**GOOD, "digest": ""}], "[0].digest: must be a non-empty string, got ''"),
         (
@@ -380,6 +562,14 @@ GOOD = {"digest": "sha256:aa", "tags": [], "pushed_at": "2025-05-01T10:00:00Z"}
             "[1].last_pulled_at: 'soon' is not an ISO-8601 timestamp",
         ),
         ([GOOD, GOOD], "[1].digest: sha256:aa is already listed at [0]"),
+        (
+            [{**GOOD, "status": "archived"}],
+            "[0].status: must be one of ACTIVE, ARCHIVED, ACTIVATING, got 'archived'",
+        ),
+        (
+            [{**GOOD, "last_archived_at": "2025-05-01"}],
+            "[0].last_archived_at: '2025-05-01' has no UTC offset",
+        ),
     ],
 )
 def test_load_images_names_the_index_and_field_of_bad_input(data: Any, message: str) -> None:

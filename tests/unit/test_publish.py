@@ -301,11 +301,12 @@ def test_sns_summary_lists_findings_and_who_changed_them(
     subject, body = notification["Subject"], notification["Message"]
     assert subject == "ECR drift (enforce): 2 drift, 1 remediated, 1 failed on 4 resources"
     assert len(subject) < 100
-    assert "1. utila-cosigner / scan_on_push: remediated" in body
+    assert "1. admin-dashboard / repository_policy: failed" in body  # most important first
+    assert "4. utila-cosigner / scan_on_push: remediated" in body
     assert f"changed by {CONSOLE.principal_arn} from 198.51.100.23 at 2025-11-20T09:14:03Z" in body
     assert "(PutImageScanningConfiguration, event 8d1b5800-7b81-5bc6-997b-50f2057869be)" in body
     assert "   expected: true\n   actual:   false" in body
-    assert "4. registry / pull_through_cache_rule [ecr-public]: drift" in body
+    assert "3. registry / pull_through_cache_rule [ecr-public]: drift" in body
     assert "scratch" not in body.split("Write calls")[1]  # a sweep-style report: logs, not mail
     assert "error: AccessDenied" in body
 

@@ -156,7 +156,7 @@ def test_duplicate_sids_are_rejected() -> None:
         build_repository_policy(None, None, [one, two])
 
     assert [str(p) for p in raised.value.problems] == [
-        "policy_statements[1].Sid: Sid `Same` is already used by policy_statements[0]"
+        "policy_statements[1].Sid: this Sid is already used by policy_statements[0]"
     ]
 
 

@@ -70,7 +70,7 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "enum in the wrong case",
         _set("defaults|image_tag_mutability", "immutable"),
         "defaults.image_tag_mutability",
-        "'MUTABLE' or 'IMMUTABLE' (got \"immutable\")",
+        "'MUTABLE' or 'IMMUTABLE' (got a string)",
     ),
     ("bool as a string", _set("defaults|scan_on_push", "true"), "defaults.scan_on_push", "valid boolean"),
     (
@@ -89,25 +89,25 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "account id too short",
         _set("repositories|admin-dashboard|pull_account_ids", ["11112222333"]),
         "repositories.admin-dashboard.pull_account_ids[0]",
-        'must be a 12-digit AWS account id (got "11112222333")',
+        "must be a 12-digit AWS account id",
     ),
     (
         "account listed twice",
         _set("repositories|admin-dashboard|pull_account_ids", ["111122223333", "111122223333"]),
-        "repositories.admin-dashboard.pull_account_ids",
-        "listed more than once",
+        "repositories.admin-dashboard.pull_account_ids[1]",
+        "the same account as pull_account_ids[0]",
     ),
     (
         "account in pull and push",
         _set("repositories|admin-dashboard|push_account_ids", ["111122223333"]),
-        "repositories.admin-dashboard.pull_account_ids",
-        "push implies pull",
+        "repositories.admin-dashboard.pull_account_ids[0]",
+        "also in push_account_ids[0]: push implies pull",
     ),
     (
         "lifecycle count out of range",
         _set("defaults|lifecycle|1|max_images", 0),
         "defaults.lifecycle[1].max_images",
-        "greater than or equal to 1 (got 0)",
+        "greater than or equal to 1 (got an integer)",
     ),
     (
         "lifecycle rule with both count kinds",
@@ -213,7 +213,7 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
             [{"Sid": "Ci", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}] * 2,
         ),
         "repositories.temporal-worker.policy_statements[1].Sid",
-        "Sid `Ci` is already used by policy_statements[0]",
+        "this Sid is already used by policy_statements[0]",
     ),
     (
         "statement without a principal",
@@ -329,7 +329,7 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "unknown mode",
         _set("enforcement|mode", "dry-run"),
         "enforcement.mode",
-        "'enforce' or 'audit' (got \"dry-run\")",
+        "'enforce' or 'audit' (got a string)",
     ),
     (
         "guard fraction above 1",
@@ -362,7 +362,7 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "registry policy duplicate Sid",
         _set("registry|policy_statements", [REGISTRY_STATEMENT, REGISTRY_STATEMENT]),
         "registry.policy_statements[1].Sid",
-        "Sid `Replication` is already used by policy_statements[0]",
+        "this Sid is already used by policy_statements[0]",
     ),
     (
         "registry policy statement without Resource",
@@ -553,3 +553,145 @@ def test_a_valid_registry_section_loads() -> None:
     doc["registry"]["replication"] = doc["registry"]["policy_statements"] = []
     empty = load_desired_state_text(json.dumps(doc))
     assert (empty.registry.replication, empty.registry.policy_statements) == ([], [])
+
+
+# ---- hostile files: nesting and secrets ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        "[" * 100_000,  # unterminated as well: the depth is what is reported
+        '{"version": 1, "defaults": ' + '{"a": ' * 5_000 + "1" + "}" * 5_000 + "}",
+        '{"version": 1, "registry": {"policy_statements": [{"Condition": {"StringEquals": {"k": '
+        + "[" * 2_000
+        + "]" * 2_000
+        + "}}}]}}",
+    ],
+    ids=["brackets", "unterminated", "objects", "inside-a-condition"],
+)
+def test_deep_nesting_is_a_problem_not_a_recursion_error(text: str) -> None:
+    problems = _problems(text)
+
+    assert len(problems) == 1
+    path, message = problems[0]
+    assert path == ""
+    assert message.startswith("nested deeper than 64 levels at line 1, column ")
+    assert "no valid desired state nests more than 10" in message
+
+
+def test_nesting_is_counted_outside_strings_and_by_line_and_column() -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    # Brackets inside a string nest nothing, escaped quotes included.
+    doc["defaults"]["tags"]["note"] = '"' + "[" * 100 + '\\"' + "{" * 100
+    load_desired_state_text(json.dumps(doc))
+
+    text = '{\n  "version": 1,\n  "x": ' + "[" * 70 + "]" * 70 + "\n}"
+    # The root object is level 1, so the 64th `[` (column 8 + 63) is the 65th level.
+    assert _problems(text) == [
+        ("", "nested deeper than 64 levels at line 3, column 71; no valid desired state nests more than 10")
+    ]
+
+
+def test_the_deepest_valid_document_is_far_from_the_limit() -> None:
+    """A raw lifecycle policy's tag list, 9 levels down, loads."""
+    doc = copy.deepcopy(EXAMPLE)
+    doc["repositories"]["temporal-worker"]["lifecycle"] = {
+        "raw": {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": ["v*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": 3,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    }
+    load_desired_state_text(json.dumps(doc))
+
+
+SECRET = "ghp_Zx9SECRETtoken0123456789"
+SECRET_SID = "Zx9SECRETtoken0123456789"  # a secret that happens to be a valid Sid
+
+# A secret pasted into places where it does not belong, each an error that must not echo it.
+MODEL_ERRORS: list[Callable[[Doc], None]] = [
+    _set("version", SECRET),
+    _set("defaults|scan_on_push", SECRET),
+    _set("defaults|image_tag_mutability", SECRET),
+    _set("defaults|image_tag_mutability_exclusions", [SECRET + "/"]),
+    _set("defaults|lifecycle|1|max_images", SECRET),
+    _set("defaults|encryption", {"type": "KMS", "kms_key": SECRET}),
+    _set("defaults|tags|team", SECRET * 20),  # too long
+    _set("repositories|admin-dashboard|pull_account_ids", [SECRET]),
+    _set("repositories|temporal-worker|scan_on_push", [SECRET]),
+    _set("repositories|temporal-worker|image_tag_mutability", {"value": SECRET}),
+    _set("enforcement|mode", SECRET),
+    _set("enforcement|ignore_principals", [SECRET]),
+    _set("enforcement|keep_policy_sids", [SECRET]),
+    _set("enforcement|lifecycle_guard|max_expire_images", SECRET),
+    _set("registry|pull_through_cache|ecr-public|credential_arn", SECRET),
+    _set("registry|scanning|rules|0|filters", [SECRET]),
+    _set("registry|replication", [{"destinations": [{"region": SECRET}]}]),
+    _set(
+        "repositories|temporal-worker|policy_statements",
+        [{"Sid": SECRET, "Effect": SECRET, "Principal": SECRET, "Action": "ecr:BatchGetImage"}],
+    ),
+]
+# Values each valid on its own, wrong together (the checks across fields): the message points at the other
+# place by its path.
+CHECK_ERRORS: list[Callable[[Doc], None]] = [
+    _set("registry|pull_through_cache|ecr-public|upstream_registry_url", f"https://{SECRET}@example.com"),
+    _set("registry|policy_statements", [REGISTRY_STATEMENT | {"Sid": SECRET_SID}] * 2),
+    _set(
+        "repositories|temporal-worker|policy_statements",
+        [
+            {"Sid": SECRET_SID, "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": f"ecr:{SECRET}"},
+            {"Sid": SECRET_SID, "Effect": "Deny", "Principal": "*", "Action": "ecr:PutImage"},
+        ],
+    ),
+    _set("repositories|admin-dashboard|pull_account_ids", ["111122223333", "111122223333"]),
+    _set("repositories|admin-dashboard|push_account_ids", ["111122223333"]),
+]
+
+
+@pytest.mark.parametrize("mutations", [MODEL_ERRORS, CHECK_ERRORS], ids=["models", "checks"])
+def test_no_message_echoes_a_value_of_the_file(mutations: list[Callable[[Doc], None]]) -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    for mutate in mutations:
+        mutate(doc)
+
+    with pytest.raises(DesiredStateError) as caught:
+        load_desired_state_text(json.dumps(doc))
+
+    assert len(caught.value.problems) >= len(mutations)
+    for fragment in (SECRET, SECRET_SID[:12], "111122223333"):
+        assert fragment not in str(caught.value)
+
+
+def test_messages_without_values_still_say_what_is_expected_and_what_came() -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    for mutate in MODEL_ERRORS:
+        mutate(doc)
+
+    with pytest.raises(DesiredStateError) as caught:
+        load_desired_state_text(json.dumps(doc))
+
+    messages = {(p.path, p.message) for p in caught.value.problems}
+    assert {
+        ("version", "Input should be 1 (got a string)"),
+        ("defaults.scan_on_push", "Input should be a valid boolean (got a string)"),
+        ("defaults.lifecycle[1].max_images", "Input should be a valid integer (got a string)"),
+        ("repositories.temporal-worker.scan_on_push", "Input should be a valid boolean (got a list)"),
+        (
+            "repositories.temporal-worker.image_tag_mutability",
+            "Input should be 'MUTABLE' or 'IMMUTABLE' (got an object)",
+        ),
+        ("repositories.admin-dashboard.pull_account_ids[0]", "must be a 12-digit AWS account id"),
+        ("defaults.tags.team", "String should have at most 256 characters (got a string)"),
+    } <= messages
