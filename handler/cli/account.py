@@ -248,9 +248,9 @@ def enforce(
         bool,
         typer.Option(
             "--allow-mass-expiry",
-            help="Apply lifecycle policies even where they would expire more images at once than "
-            "enforcement.lifecycle_guard allows. RISK: ECR then deletes those images for good at its next "
-            "lifecycle run; check the blocked finding's count and examples first.",
+            help="Apply lifecycle policies even where they would delete more images within "
+            "enforcement.lifecycle_guard.horizon_days than the guard allows. RISK: ECR then deletes those "
+            "images for good; check the blocked finding's counts and examples first.",
         ),
     ] = False,
     allow_mass_change: Annotated[
@@ -364,4 +364,11 @@ def invoke(
         output.emit_json(body)
     else:
         print_report(output.out, report)
+        # A response over Lambda's 6 MB limit keeps the most important findings (failed, blocked, drift
+        # first, so the exit code holds) and says what it left out.
+        for name, cut in sorted(body.get("omitted", {}).items()):
+            output.err.print(
+                f"[yellow]note:[/] {cut['left_out']} of {cut['total']} {name} left out of the response: "
+                f"{cut['where']}"
+            )
     raise typer.Exit(audit_exit_code(report) if action is Mode.AUDIT else enforce_exit_code(report))

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from handler.aws.clients import AwsClients
 from handler.cli import account
 from handler.cli.app import app
-from handler.findings import REPOSITORY, UNMANAGED_REPOSITORY
+from handler.findings import REPOSITORY, UNMANAGED_REPOSITORY, Action, Finding, Report
 from handler.settings import registry_settings, repository_settings
 from tests.aws_calls import AwsCalls
 from tests.conftest import EXAMPLE_PATH, REGION, ROOT
@@ -267,6 +267,28 @@ def test_invoke_json_of_a_clean_report(stubbed_lambda: Stubber) -> None:
     result = runner.invoke(app, ["invoke", "--function", "f", "--format", "json"])
     assert result.exit_code == 0
     jsonschema.validate(json.loads(result.stdout), REPORT_SCHEMA)
+
+
+def test_invoke_says_what_a_bounded_response_left_out(stubbed_lambda: Stubber) -> None:
+    from handler.publish.limits import bounded_response
+
+    findings = [
+        Finding(f"repo-{n:04}", "tags", {"team": "x" * 2_000}, {}, Action.DRIFT) for n in range(3_000)
+    ]
+    report = Report("audit", "manual", [f.resource for f in findings], findings)
+    body = bounded_response("ok", report, publish_errors=[], extra={}, budget=1_000_000)
+    stubbed_lambda.add_response(
+        "invoke",
+        {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(body).encode())},  # type: ignore[dict-item]
+    )
+    jsonschema.validate(body, REPORT_SCHEMA)
+
+    result = runner.invoke(app, ["invoke", "--function", "f"])
+
+    assert result.exit_code == 2  # drift, as the findings that were kept say
+    left_out = body["omitted"]["findings"]["left_out"]
+    assert left_out > 0
+    assert f"{left_out} of 3000 findings left out of the response" in result.stderr
 
 
 def test_invoke_reports_a_function_error(stubbed_lambda: Stubber) -> None:
