@@ -101,11 +101,12 @@ def run(
             return changes
 
         plans = _in_parallel(jobs, plan, clients.concurrency, time_left_ms)
-        limit = state.enforcement.blast_radius.max_repositories
-        over = None if allow_mass_change else over_limit(_all(registry, plans), limit)
-        if over is not None:
-            registry = [held(change, over, limit) for change in registry]
-            plans = {name: [held(c, over, limit) for c in changes] for name, changes in plans.items()}
+        # Like the lifecycle guard, it holds writes: an audit shows drift as it is.
+        over = None
+        if mode is Mode.ENFORCE and not allow_mass_change:
+            over, registry, plans = _blast_radius(
+                registry, plans, state.enforcement.blast_radius.max_repositories
+            )
         # An event about a registry setting names its author; a sweep has none.
         registry_origin = None if target.is_sweep else target.origin
         done.add(REGISTRY, _attributed([context.remediate(c) for c in registry], registry_origin))
@@ -116,7 +117,7 @@ def run(
                 done.add(name, _attributed([c.finding for c in changes], _origin(target, name, named)))
 
         def fix(name: str, changes: list[Change]) -> list[Finding]:
-            findings = _attributed(context.fix(name, changes, over is not None), _origin(target, name, named))
+            findings = _attributed(context.fix(name, changes, over), _origin(target, name, named))
             done.add(name, findings)
             counter.advance()
             return findings
@@ -124,7 +125,7 @@ def run(
         fixed = _in_parallel(to_fix, fix, clients.concurrency, time_left_ms)
         for name, changes in to_fix:
             if name not in fixed:  # planned, but no time left to fix it: said, and checked again next run
-                unfixed = [replace(change.finding, message=OUT_OF_TIME) for change in changes]
+                unfixed = [replace(c.finding, message=OUT_OF_TIME) if c.calls else c.finding for c in changes]
                 done.add(name, unfixed, checked=False)
     report = Report(mode=str(mode), trigger=target.trigger, writes=writes.count)
     done.fill(report, [name for name, _ in jobs])
@@ -178,8 +179,16 @@ class _Progress:
             self._progress(done, total)
 
 
-def _all(registry: list[Change], plans: dict[str, list[Change]]) -> list[Change]:
-    return [*registry, *(change for plan in plans.values() for change in plan)]
+def _blast_radius(
+    registry: list[Change], plans: dict[str, list[Change]], limit: int
+) -> tuple[int | None, list[Change], dict[str, list[Change]]]:
+    """The run's changes with the subtractive ones held when they touch more than ``limit`` resources, and
+    how many they touch then (None within the limit)."""
+    over = over_limit([*registry, *(change for plan in plans.values() for change in plan)], limit)
+    if over is None:
+        return None, registry, plans
+    held_plans = {name: [held(change, over, limit) for change in plan] for name, plan in plans.items()}
+    return over, [held(change, over, limit) for change in registry], held_plans
 
 
 def _origin(target: Target, name: str, named: set[str]) -> Origin | None:
@@ -229,8 +238,9 @@ class _RunContext:
         """Whether ``plan`` has writes to make in this run."""
         return self.mode is Mode.ENFORCE and any(change.calls for change in plan)
 
-    def fix(self, name: str, plan: list[Change], over_limit: bool) -> list[Finding]:
-        """``plan``'s changes made; ``over_limit``: the run is over its blast radius (see ``run``)."""
+    def fix(self, name: str, plan: list[Change], over: int | None) -> list[Finding]:
+        """``plan``'s changes made; ``over``: what the run's subtractive changes touch, when that is over
+        its blast radius (see ``run``)."""
         try:
             return [self.remediate(change) for change in plan]
         except RepositoryAppeared:
@@ -240,9 +250,9 @@ class _RunContext:
         try:
             listed, _ = describe_repositories(self.ecr, [name], self.sleep)
             again = self.plan_repository(name, listed.get(name))
-            if over_limit:  # no subtraction slips past the guard this way either
+            if over is not None:  # no subtraction slips past the guard this way either
                 limit = self.state.enforcement.blast_radius.max_repositories
-                again = [held(change, limit + 1, limit) for change in again]
+                again = [held(change, over, limit) for change in again]
             return [self.remediate(change) for change in again]
         except RepositoryAppeared as appeared:
             return [_failed(name, REPOSITORY, appeared.error)]

@@ -402,8 +402,8 @@ def test_a_lambda_near_its_timeout_fixes_what_it_reached_and_lists_the_rest(
     fixed: list[str] = []
     fix = engine._RunContext.fix
 
-    def fix_and_count(self: Any, name: str, plan: Any, over_limit: bool) -> Any:
-        findings = fix(self, name, plan, over_limit)
+    def fix_and_count(self: Any, name: str, plan: Any, over: int | None) -> Any:
+        findings = fix(self, name, plan, over)
         fixed.append(name)
         return findings
 

@@ -475,3 +475,12 @@ def test_the_cli_makes_a_mass_change_only_with_allow_mass_change(ecr: Any, tmp_p
     assert not any(has_policy(ecr, name) for name in names)
     assert "--allow-mass-change" in runner.invoke(app, ["enforce", "--help"]).stdout
     assert "--allow-mass-change" not in runner.invoke(app, ["audit", "--help"]).stdout  # enforce only
+
+
+def test_an_audit_shows_the_drift_the_blast_radius_would_hold(ecr: Any, run: Runner) -> None:
+    repositories_with_policies(ecr, LIMIT + 2)
+
+    report = run(Mode.AUDIT, state=state_of(**WIPE))
+
+    assert {f.action for f in by_setting(report.findings, "repository_policy")} == {Action.DRIFT}
+    assert report.writes == 0
