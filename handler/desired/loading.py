@@ -17,22 +17,13 @@ from pydantic import BaseModel, ValidationError
 
 from handler.desired.checks import Home, semantic_problems
 from handler.desired.models import PATTERN_MEANINGS, UNION_TAGS, DesiredState
-from handler.documents.problems import Problem, join_path, path_key
+from handler.documents.problems import Problem, join_path, json_type, path_key
 
 # Far deeper than any valid desired state (a raw lifecycle policy's tag list is 9 levels down) and far below
 # Python's recursion limit, so nothing that walks the parsed value can run out of stack.
 MAX_DEPTH = 64
 # A JSON string (skipped whole), or a bracket outside of one.
 _BRACKETS_OUTSIDE_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-# bool before int: True is an int to Python.
-_JSON_TYPES = (
-    (bool, "a boolean"),
-    (int, "an integer"),
-    (float, "a number"),
-    (str, "a string"),
-    (list, "a list"),
-    (dict, "an object"),
-)
 
 
 class DesiredStateError(Exception):
@@ -175,14 +166,6 @@ def _step(annotation: Any, part: int | str) -> Any:
     return None
 
 
-def _json_type(value: Any) -> str:
-    """What kind of JSON value ``value`` is: a message names the type received, never the value (a secret
-    pasted in the wrong place must not reach a log)."""
-    if value is None:
-        return "null"
-    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
-
-
 def _pydantic_problems(error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
@@ -209,7 +192,7 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
             # the input; ours (value errors) name fields.
             message = item["msg"].removeprefix("Value error, ")
             if kind not in {"value_error", "assertion_error"}:
-                message += f" (got {_json_type(item['input'])})"
+                message += f" (got {json_type(item['input'])})"
         problems.append(Problem(path, message))
     return problems
 

@@ -19,7 +19,7 @@ from typing import Any, TypeGuard
 
 from handler.desired.lifecycle_rules import LifecycleRule, LifecycleSpec, RawLifecyclePolicy
 from handler.documents.canonical_json import dumps, loads_object
-from handler.documents.problems import DocumentError, Problem
+from handler.documents.problems import DocumentError, Problem, json_type
 
 MAX_RULES = 50
 MAX_POLICY_CHARS = 30_720  # botocore's LifecyclePolicyText max; its min (100) is below any valid policy
@@ -153,11 +153,11 @@ def validate_lifecycle_policy(document: object) -> list[Problem]:
     ``document`` is typed ``object``: a raw policy is whatever the user wrote, and saying so is a problem.
     """
     if not isinstance(document, dict):
-        return [Problem("", f"a lifecycle policy must be a JSON object, got {_json_type(document)}")]
+        return [Problem("", f"a lifecycle policy must be a JSON object, got {_got(document)}")]
     problems = _unknown_keys("", document, _DOCUMENT_KEYS)
     rules = document.get("rules")
     if not isinstance(rules, list):
-        return [*problems, Problem("rules", f"must be a list of rules, got {_json_type(rules)}")]
+        return [*problems, Problem("rules", f"must be a list of rules, got {_got(rules)}")]
     if not rules:
         problems.append(Problem("rules", "must contain at least one rule"))
     if len(rules) > MAX_RULES:
@@ -176,18 +176,18 @@ def validate_lifecycle_policy(document: object) -> list[Problem]:
 
 def _rule_problems(path: str, rule: Any) -> list[Problem]:
     if not isinstance(rule, dict):
-        return [Problem(path, f"a rule must be a JSON object, got {_json_type(rule)}")]
+        return [Problem(path, f"a rule must be a JSON object, got {_got(rule)}")]
     problems = _unknown_keys(path, rule, _RULE_KEYS)
     priority = rule.get("rulePriority")
     if not _is_int(priority) or priority < 1:
-        problems.append(Problem(f"{path}.rulePriority", f"must be a positive integer, got {_show(priority)}"))
+        problems.append(Problem(f"{path}.rulePriority", _positive_integer(priority)))
     description = rule.get("description")
     if description is not None and not isinstance(description, str):
-        problems.append(Problem(f"{path}.description", f"must be a string, got {_json_type(description)}"))
+        problems.append(Problem(f"{path}.description", f"must be a string, got {_got(description)}"))
     selection, action = rule.get("selection"), rule.get("action")
     for key, value in (("selection", selection), ("action", action)):
         if not isinstance(value, dict):
-            problems.append(Problem(f"{path}.{key}", f"must be a JSON object, got {_json_type(value)}"))
+            problems.append(Problem(f"{path}.{key}", f"must be a JSON object, got {_got(value)}"))
     if isinstance(selection, dict):
         problems += _selection_problems(f"{path}.selection", selection)
     if isinstance(action, dict):
@@ -202,7 +202,7 @@ def _selection_problems(path: str, selection: dict[str, Any]) -> list[Problem]:
     status = selection.get("tagStatus")
     if status not in TAG_STATUSES:
         problems.append(
-            Problem(f"{path}.tagStatus", f"must be one of {_choices(TAG_STATUSES)}, got {_show(status)}")
+            Problem(f"{path}.tagStatus", f"must be one of {_choices(TAG_STATUSES)}, got {_got(status)}")
         )
     problems += _tag_selection_problems(path, status, selection)
     problems += _count_problems(path, selection)
@@ -235,16 +235,16 @@ def _tag_selection_problems(path: str, status: Any, selection: dict[str, Any]) -
 def _tag_list_problems(key: str, tags: Any, *, patterns: bool) -> list[Problem]:
     """Problems of one tag prefix or pattern list (shorthand or ECR), with paths starting at ``key``."""
     if not isinstance(tags, list) or not tags:
-        return [Problem(key, f"must be a non-empty list of strings, got {_show(tags)}")]
+        return [Problem(key, f"must be a non-empty list of strings, got {_got(tags)}")]
     problems = []
     for index, tag in enumerate(tags):
         if not isinstance(tag, str) or not tag:
-            problems.append(Problem(f"{key}[{index}]", f"must be a non-empty string, got {_show(tag)}"))
+            problems.append(Problem(f"{key}[{index}]", f"must be a non-empty string, got {_got(tag)}"))
         elif patterns and tag.count("*") > MAX_WILDCARDS:
             problems.append(
                 Problem(
                     f"{key}[{index}]",
-                    f'{_show(tag)} has {tag.count("*")} "*" wildcards; ECR allows at most {MAX_WILDCARDS}',
+                    f'has {tag.count("*")} "*" wildcards; ECR allows at most {MAX_WILDCARDS}',
                 )
             )
     return problems
@@ -255,28 +255,24 @@ def _count_problems(path: str, selection: dict[str, Any]) -> list[Problem]:
     count_type, unit, number = (selection.get(k) for k in ("countType", "countUnit", "countNumber"))
     if count_type not in COUNT_TYPES:
         problems.append(
-            Problem(f"{path}.countType", f"must be one of {_choices(COUNT_TYPES)}, got {_show(count_type)}")
+            Problem(f"{path}.countType", f"must be one of {_choices(COUNT_TYPES)}, got {_got(count_type)}")
         )
     elif count_type in AGE_COUNT_TYPES and unit != "days":
         problems.append(
             Problem(
-                f"{path}.countUnit", f'must be "days" with countType {_show(count_type)}, got {_show(unit)}'
+                f"{path}.countUnit", f'must be "days" with countType {_show(count_type)}, got {_got(unit)}'
             )
         )
     elif count_type == "imageCountMoreThan" and "countUnit" in selection:
-        problems.append(
-            Problem(
-                f"{path}.countUnit", f'is not allowed with countType "imageCountMoreThan" (got {_show(unit)})'
-            )
-        )
+        problems.append(Problem(f"{path}.countUnit", 'is not allowed with countType "imageCountMoreThan"'))
     if not _is_int(number) or number < 1:
-        problems.append(Problem(f"{path}.countNumber", f"must be a positive integer, got {_show(number)}"))
+        problems.append(Problem(f"{path}.countNumber", _positive_integer(number)))
     storage_class = selection.get("storageClass", "standard")
     if storage_class not in STORAGE_CLASSES:
         problems.append(
             Problem(
                 f"{path}.storageClass",
-                f"must be one of {_choices(STORAGE_CLASSES)}, got {_show(storage_class)}",
+                f"must be one of {_choices(STORAGE_CLASSES)}, got {_got(storage_class)}",
             )
         )
     elif count_type in COUNT_TYPES and storage_class != (
@@ -295,22 +291,16 @@ def _action_problems(path: str, action: dict[str, Any]) -> list[Problem]:
     problems = _unknown_keys(path, action, _ACTION_KEYS)
     kind, target = action.get("type"), action.get("targetStorageClass")
     if kind not in ACTION_TYPES:
-        problems.append(
-            Problem(f"{path}.type", f"must be one of {_choices(ACTION_TYPES)}, got {_show(kind)}")
-        )
+        problems.append(Problem(f"{path}.type", f"must be one of {_choices(ACTION_TYPES)}, got {_got(kind)}"))
     elif kind == "transition" and target != "archive":
         problems.append(
             Problem(
                 f"{path}.targetStorageClass",
-                f'must be "archive" with action "transition", got {_show(target)}',
+                f'must be "archive" with action "transition", got {_got(target)}',
             )
         )
     elif kind == "expire" and "targetStorageClass" in action:
-        problems.append(
-            Problem(
-                f"{path}.targetStorageClass", f'is not allowed with action "expire" (got {_show(target)})'
-            )
-        )
+        problems.append(Problem(f"{path}.targetStorageClass", 'is not allowed with action "expire"'))
     return problems
 
 
@@ -401,7 +391,7 @@ def _repeated_selections(rules: list[tuple[int, dict[str, Any]]]) -> list[Proble
             continue
         if key in seen:
             field = "tagStatus" if key[0] == "untagged" else key[0]
-            what = "untagged images" if key[0] == "untagged" else f"the same {key[0]} {_show(sorted(key[1]))}"
+            what = "untagged images" if key[0] == "untagged" else f"the same {key[0]} entries"
             problems.append(
                 Problem(
                     f"rules[{index}].selection.{field}",
@@ -453,8 +443,7 @@ def _shorthand_rule_problems(rule: LifecycleRule, *, is_last: bool) -> list[Prob
         problems.append(
             Problem(
                 "max_age_days",
-                f"give exactly one of max_images or max_age_days, not both "
-                f"(got max_images {rule.max_images} and max_age_days {rule.max_age_days})",
+                "give exactly one of max_images or max_age_days, not both",
             )
         )
     elif rule.max_images is None and rule.max_age_days is None:
@@ -517,18 +506,20 @@ def _is_int(value: Any) -> TypeGuard[int]:
 
 
 def _show(value: Any) -> str:
-    """``value`` as it reads in JSON, so a message quotes exactly what the user wrote."""
-    return "nothing" if value is None else json.dumps(value, default=repr)
+    """A value already known to be one of ECR's names (a count type, a storage class), as JSON."""
+    return json.dumps(value)
+
+
+def _got(value: Any) -> str:
+    """A value that is not valid, described by its type only: the file's values are never echoed."""
+    if value in ("", [], {}):
+        return f"an empty {json_type(value).removeprefix('a ').removeprefix('an ')}"
+    return "nothing" if value is None else json_type(value)
+
+
+def _positive_integer(value: Any) -> str:
+    return "must be an integer of 1 or more" + ("" if _is_int(value) else f", got {_got(value)}")
 
 
 def _choices(values: tuple[str, ...]) -> str:
     return ", ".join(json.dumps(v) for v in values)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    for kind, name in ((bool, "a boolean"), (dict, "an object"), (list, "a list"), (str, "a string")):
-        if isinstance(value, kind):
-            return name
-    return "a number" if isinstance(value, int | float) else type(value).__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -49,3 +50,22 @@ _SIMPLE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 def path_key(key: str) -> str:
     """A mapping key as a path segment: plain when simple, quoted when it holds `.`, `/`, `*` and the like."""
     return key if key and set(key) <= _SIMPLE_KEY else json.dumps(key)
+
+
+# bool before int: True is an int to Python.
+_JSON_TYPES = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "an object"),
+)
+
+
+def json_type(value: Any) -> str:
+    """What kind of JSON value ``value`` is. A message names the type received, never the value: a secret
+    pasted in the wrong place must not reach a log."""
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)

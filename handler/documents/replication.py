@@ -153,7 +153,7 @@ def _prefix_problems(index: int, prefixes: Sequence[str]) -> list[Problem]:
             problems.append(
                 Problem(
                     join_path(f"[{index}]", "repository_prefixes", position),
-                    f"`{prefix}` is already listed as repository_prefixes[{first[prefix]}]",
+                    f"the same prefix as repository_prefixes[{first[prefix]}]",
                 )
             )
         first.setdefault(prefix, position)

@@ -157,7 +157,7 @@ def test_problems_of_a_raw_policy_are_located_under_raw() -> None:
         compile_lifecycle_policy(RawLifecyclePolicy(raw=raw))
 
     assert raised.value.problems == [
-        Problem("raw.rules[0].selection.countNumber", "must be a positive integer, got 0")
+        Problem("raw.rules[0].selection.countNumber", "must be an integer of 1 or more")
     ]
 
 
@@ -176,8 +176,7 @@ def test_every_policy_of_the_aws_examples_page_is_valid(name: str) -> None:
             [{"max_images": 5, "max_age_days": 7}],
             Problem(
                 "[0].max_age_days",
-                "give exactly one of max_images or max_age_days, not both "
-                "(got max_images 5 and max_age_days 7)",
+                "give exactly one of max_images or max_age_days, not both",
             ),
             id="both counts",
         ),
@@ -241,12 +240,12 @@ def test_every_policy_of_the_aws_examples_page_is_valid(name: str) -> None:
         ),
         pytest.param(
             [{"tag_patterns": ["v*", "*a*b*c*d*"], "max_images": 3}],
-            Problem("[0].tag_patterns[1]", '"*a*b*c*d*" has 5 "*" wildcards; ECR allows at most 4'),
+            Problem("[0].tag_patterns[1]", 'has 5 "*" wildcards; ECR allows at most 4'),
             id="five wildcards",
         ),
         pytest.param(
             [{"tag_prefixes": ["v", ""], "max_images": 3}],
-            Problem("[0].tag_prefixes[1]", 'must be a non-empty string, got ""'),
+            Problem("[0].tag_prefixes[1]", "must be a non-empty string, got an empty string"),
             id="empty prefix",
         ),
         pytest.param(
@@ -259,9 +258,7 @@ def test_every_policy_of_the_aws_examples_page_is_valid(name: str) -> None:
                 {"tag_prefixes": ["v", "w"], "max_images": 30},
                 {"tag_prefixes": ["w", "v"], "max_age_days": 90},
             ],
-            Problem(
-                "[1]", 'only one rule may select the same tagPrefixList ["v", "w"]; rules[0] already does'
-            ),
+            Problem("[1]", "only one rule may select the same tagPrefixList entries; rules[0] already does"),
             id="same selection twice, found on the ECR document",
         ),
     ],
@@ -293,7 +290,7 @@ def test_every_shorthand_problem_is_reported_at_once() -> None:
     ("document", "expected"),
     [
         pytest.param(
-            [], Problem("", "a lifecycle policy must be a JSON object, got a list"), id="not an object"
+            [], Problem("", "a lifecycle policy must be a JSON object, got an empty list"), id="not an object"
         ),
         pytest.param({}, Problem("rules", "must be a list of rules, got nothing"), id="no rules"),
         pytest.param({"rules": []}, Problem("rules", "must contain at least one rule"), id="empty rules"),
@@ -331,12 +328,12 @@ def test_every_shorthand_problem_is_reported_at_once() -> None:
         ),
         pytest.param(
             {"rules": [{**policy(TAGGED_V)["rules"][0], "rulePriority": 0}]},
-            Problem("rules[0].rulePriority", "must be a positive integer, got 0"),
+            Problem("rules[0].rulePriority", "must be an integer of 1 or more"),
             id="priority zero",
         ),
         pytest.param(
             {"rules": [{**policy(TAGGED_V)["rules"][0], "rulePriority": "1"}]},
-            Problem("rules[0].rulePriority", 'must be a positive integer, got "1"'),
+            Problem("rules[0].rulePriority", "must be an integer of 1 or more, got a string"),
             id="priority string",
         ),
         pytest.param(
@@ -389,20 +386,24 @@ def test_every_shorthand_problem_is_reported_at_once() -> None:
         ),
         pytest.param(
             policy({**TAGGED_V, "tagPrefixList": []}),
-            Problem("rules[0].selection.tagPrefixList", "must be a non-empty list of strings, got []"),
+            Problem(
+                "rules[0].selection.tagPrefixList", "must be a non-empty list of strings, got an empty list"
+            ),
             id="empty prefix list",
         ),
         pytest.param(
             policy({"tagStatus": "tagged", "tagPatternList": ["a*b*c*d*e*"], **KEEP_3}),
             Problem(
                 "rules[0].selection.tagPatternList[0]",
-                '"a*b*c*d*e*" has 5 "*" wildcards; ECR allows at most 4',
+                'has 5 "*" wildcards; ECR allows at most 4',
             ),
             id="five wildcards",
         ),
         pytest.param(
             policy({**TAGGED_V, "tagStatus": "some"}),
-            Problem("rules[0].selection.tagStatus", 'must be one of "tagged", "untagged", "any", got "some"'),
+            Problem(
+                "rules[0].selection.tagStatus", 'must be one of "tagged", "untagged", "any", got a string'
+            ),
             id="unknown tagStatus",
         ),
         pytest.param(
@@ -410,7 +411,7 @@ def test_every_shorthand_problem_is_reported_at_once() -> None:
             Problem(
                 "rules[0].selection.countType",
                 'must be one of "imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", '
-                '"sinceImageTransitioned", got "imageCountLessThan"',
+                '"sinceImageTransitioned", got a string',
             ),
             id="unknown countType",
         ),
@@ -426,18 +427,18 @@ def test_every_shorthand_problem_is_reported_at_once() -> None:
             policy({**TAGGED_V, "countUnit": "days"}),
             Problem(
                 "rules[0].selection.countUnit",
-                'is not allowed with countType "imageCountMoreThan" (got "days")',
+                'is not allowed with countType "imageCountMoreThan"',
             ),
             id="count with countUnit",
         ),
         pytest.param(
             policy({**TAGGED_V, "countNumber": 2.5}),
-            Problem("rules[0].selection.countNumber", "must be a positive integer, got 2.5"),
+            Problem("rules[0].selection.countNumber", "must be an integer of 1 or more, got a number"),
             id="fractional countNumber",
         ),
         pytest.param(
             policy(TAGGED_V, actions=({"type": "delete"},)),
-            Problem("rules[0].action.type", 'must be one of "expire", "transition", got "delete"'),
+            Problem("rules[0].action.type", 'must be one of "expire", "transition", got a string'),
             id="unknown action",
         ),
         pytest.param(
@@ -450,9 +451,7 @@ def test_every_shorthand_problem_is_reported_at_once() -> None:
         ),
         pytest.param(
             policy(TAGGED_V, actions=({"type": "expire", "targetStorageClass": "archive"},)),
-            Problem(
-                "rules[0].action.targetStorageClass", 'is not allowed with action "expire" (got "archive")'
-            ),
+            Problem("rules[0].action.targetStorageClass", 'is not allowed with action "expire"'),
             id="expire with target",
         ),
         pytest.param(
@@ -481,7 +480,7 @@ def test_every_shorthand_problem_is_reported_at_once() -> None:
         ),
         pytest.param(
             policy({**TAGGED_V, "storageClass": "glacier"}),
-            Problem("rules[0].selection.storageClass", 'must be one of "standard", "archive", got "glacier"'),
+            Problem("rules[0].selection.storageClass", 'must be one of "standard", "archive", got a string'),
             id="unknown storageClass",
         ),
         pytest.param(
@@ -494,7 +493,7 @@ def test_every_shorthand_problem_is_reported_at_once() -> None:
         ),
         pytest.param(
             {"rules": [{**policy(TAGGED_V)["rules"][0], "description": 7}]},
-            Problem("rules[0].description", "must be a string, got a number"),
+            Problem("rules[0].description", "must be a string, got an integer"),
             id="description not a string",
         ),
     ],

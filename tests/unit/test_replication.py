@@ -226,7 +226,7 @@ def test_duplicates_and_too_many_destinations() -> None:
     )
     assert problems == [
         Problem("[0].destinations[1]", "is the same destination as destinations[0]"),
-        Problem("[0].repository_prefixes[2]", "`prod` is already listed as repository_prefixes[0]"),
+        Problem("[0].repository_prefixes[2]", "the same prefix as repository_prefixes[0]"),
         Problem("", "has 28 unique destinations across its rules; ECR allows at most 25"),
     ]
 

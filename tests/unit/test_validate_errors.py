@@ -403,7 +403,7 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
             [{"destinations": [{"region": "us-east-1"}], "repository_prefixes": ["prod", "team", "prod"]}],
         ),
         "registry.replication[0].repository_prefixes[2]",
-        "`prod` is already listed as repository_prefixes[0]",
+        "the same prefix as repository_prefixes[0]",
     ),
     (
         "more than 25 unique replication destinations",
@@ -657,6 +657,20 @@ CHECK_ERRORS: list[Callable[[Doc], None]] = [
     ),
     _set("repositories|admin-dashboard|pull_account_ids", ["111122223333", "111122223333"]),
     _set("repositories|admin-dashboard|push_account_ids", ["111122223333"]),
+    _set(
+        "repositories|utila-cosigner|lifecycle",
+        {
+            "raw": {
+                "rules": [
+                    {
+                        "rulePriority": SECRET,
+                        "selection": {"tagStatus": SECRET, "countType": SECRET, "countNumber": SECRET},
+                        "action": {"type": SECRET, "targetStorageClass": SECRET},
+                    }
+                ]
+            }
+        },
+    ),
 ]
 
 
