@@ -484,3 +484,34 @@ def test_an_audit_shows_the_drift_the_blast_radius_would_hold(ecr: Any, run: Run
 
     assert {f.action for f in by_setting(report.findings, "repository_policy")} == {Action.DRIFT}
     assert report.writes == 0
+
+
+class Killed(BaseException):
+    """Lambda ending the process at its timeout: nothing in the function can catch it."""
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")  # killed before any metric: as in Lambda
+def test_a_run_killed_before_it_publishes_still_left_its_findings_in_the_log(
+    ecr: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from handler import enforce
+    from tests.lambda_harness import log_records
+
+    for name in ("admin-dashboard", "temporal-worker"):
+        ecr.create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": False})
+    lambda_environment(monkeypatch)
+
+    def killed(*_: Any, **__: Any) -> None:
+        raise Killed
+
+    monkeypatch.setattr(enforce, "publish", killed)
+    capsys.readouterr()
+
+    with pytest.raises(Killed):
+        invoke({"action": "audit", "repositories": ["admin-dashboard", "temporal-worker"]})
+
+    logged = [r["finding"] for r in log_records(capsys.readouterr().out) if "finding" in r]
+    assert {(f["resource"], f["setting"]) for f in logged} >= {
+        ("admin-dashboard", "scan_on_push"),
+        ("temporal-worker", "scan_on_push"),
+    }
