@@ -121,7 +121,8 @@ def _sweeps(results: Results) -> str:
     mix = _mix(results.sizes[0]) if results.sizes else ""
     return (
         "## Sweeps: first enforce, then audit\n\n"
-        "`ecr-drift enforce --yes`, then `ecr-drift audit` right after, both `--format json` at the "
+        "`ecr-drift enforce --yes --allow-mass-change` (the seeded drift is past the blast radius on "
+        "purpose), then `ecr-drift audit` right after, both `--format json` at the "
         f"default `--concurrency {DEFAULT_CONCURRENCY}`, run as subprocesses (`.venv/bin/ecr-drift`, fake "
         "credentials) against a counting proxy in front of moto_server. Requests are the HTTP requests the "
         "proxy forwarded (retries included), writes the non-read ECR operations among them, peak RSS the CLI "
