@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from handler import engine
 from handler.config import EnforcerConfig
 from handler.desired import DesiredState, resolve
 from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
@@ -191,6 +192,8 @@ def test_function_settings(stack_run: StackRun) -> None:
     assert inputs["architectures"] == ["arm64"]
     assert inputs["handler"] == HANDLER == "handler.enforce.lambda_handler"
     assert inputs["timeout"] == TIMEOUT_SECONDS == 900
+    # The engine keeps its last minute for retries' end and publishing: most of the run is left for work.
+    assert engine.SAFETY_MARGIN_MS <= TIMEOUT_SECONDS * 1000 // 10
     assert inputs["reservedConcurrentExecutions"] == _config(stack_run, "reservedConcurrency") <= 5
     assert inputs["publish"] is True
     assert inputs["tracingConfig"] == {"mode": "Active"}
