@@ -2,7 +2,7 @@
 
 The role's actions are ``required_iam_actions()`` (what the engine's reads, writes and publishers declare),
 what the sweep queue's event source mapping needs (``QUEUE_CONSUMER_IAM_ACTIONS``) and the function's own
-plumbing, listed in :data:`RUNTIME_ACTIONS`; nothing is granted by hand.
+plumbing, listed in :data:`infra.iam.RUNTIME_ACTIONS`; nothing is granted by hand.
 """
 
 from __future__ import annotations
@@ -19,17 +19,13 @@ import pulumi_aws as aws
 from handler import metrics
 from infra.config import APP_NAME, StackSettings
 from infra.event_patterns import api_call_pattern, repository_created_pattern
-from infra.iam import service_trust_policy
+from infra.iam import role_policy, service_trust_policy
 from infra.package import archive_sha256
 
 HANDLER = "handler.enforce.lambda_handler"
 DESIRED_STATE_PATH = "/var/task/desired_state.json"  # the zip's root is the function's /var/task
 TIMEOUT_SECONDS = 900  # Lambda's maximum: a sweep of a large registry needs it
 MEMORY_MB = 512
-# The function's plumbing, beyond what the engine declares: its log streams and its X-Ray traces.
-LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")  # X-Ray has no resource-level scoping
-RUNTIME_ACTIONS = LOG_ACTIONS + XRAY_ACTIONS
 # EventBridge retries a failed delivery (throttling, a missing permission) for up to a day, then parks the
 # event in the dead-letter queue; the schedule re-checks everything anyway.
 RETRY_MAX_EVENT_AGE_SECONDS = 86_400
@@ -55,79 +51,6 @@ class EnforcerArgs:
     queue_consumer_iam_actions: Sequence[str]
     findings_topic_arn: pulumi.Input[str]
     account_id: pulumi.Input[str]
-
-
-def role_policy(
-    iam_actions: Sequence[str],
-    *,
-    region: str,
-    log_group_arn: str,
-    topic_arn: str,
-    event_bus_arn: str,
-    sweep_queue_arn: str | None = None,
-    queue_consumer_iam_actions: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The function's permissions: each declared action once, scoped to this stack's resources if it can be.
-
-    ECR and Security Hub actions name resources the desired state does not know in advance (repositories
-    created later, registry-level settings): they are held to the stack's region instead. KMS actions serve
-    only ECR creating a repository with a KMS key, so they are allowed only through ECR. The sweep queue is
-    the only queue the function uses: the SQS actions (sending batches, and the event source mapping's
-    receiving them) are granted on it alone, and not at all without it, when the function sends nothing.
-    """
-    declared = set(iam_actions)
-    scoped = {"sns:Publish": [topic_arn], "events:PutEvents": [event_bus_arn]}
-    kms = sorted(a for a in declared if a.startswith("kms:"))
-    queue = {a for a in declared if a.startswith("sqs:")}
-    regional = sorted(declared - scoped.keys() - set(kms) - queue)
-    statements: list[dict[str, Any]] = [
-        {"Sid": _sid(action), "Effect": "Allow", "Action": [action], "Resource": scoped[action]}
-        for action in sorted(declared & scoped.keys())
-    ]
-    if sweep_queue_arn is not None:
-        statements.append(
-            {
-                "Sid": "SweepQueue",
-                "Effect": "Allow",
-                "Action": sorted(queue | set(queue_consumer_iam_actions)),
-                "Resource": [sweep_queue_arn],
-            }
-        )
-    if kms:
-        statements.append(
-            {
-                "Sid": "KmsThroughEcr",
-                "Effect": "Allow",
-                "Action": kms,
-                "Resource": "*",
-                "Condition": {"StringEquals": {"kms:ViaService": f"ecr.{region}.amazonaws.com"}},
-            }
-        )
-    if regional:
-        statements.append(
-            {
-                "Sid": "EnforcerDeclaredActions",
-                "Effect": "Allow",
-                "Action": regional,
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
-            }
-        )
-    statements += [
-        {
-            "Sid": "OwnLogGroup",
-            "Effect": "Allow",
-            "Action": list(LOG_ACTIONS),
-            "Resource": f"{log_group_arn}:*",
-        },
-        {"Sid": "Tracing", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": "*"},
-    ]
-    return {"Version": "2012-10-17", "Statement": statements}
-
-
-def _sid(action: str) -> str:
-    service, name = action.split(":", 1)
-    return f"{service.capitalize()}{name}"
 
 
 class Enforcer(pulumi.ComponentResource):

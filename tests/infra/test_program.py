@@ -16,9 +16,10 @@ from handler.documents.mutability import desired_tag_mutability
 from handler.documents.repository_policy import build_repository_policy, render_repository_policy
 from handler.role import QUEUE_CONSUMER_IAM_ACTIONS, required_iam_actions
 from handler.settings.tag_mutability import to_api
-from infra.components.enforcer import HANDLER, RUNTIME_ACTIONS, TIMEOUT_SECONDS
+from infra.components.enforcer import HANDLER, TIMEOUT_SECONDS
 from infra.config import SettingsError
 from infra.event_patterns import api_call_pattern, repository_created_pattern
+from infra.iam import RUNTIME_ACTIONS
 from tests.infra.conftest import StackRun, run_program, stack_config, stack_yaml
 
 # pulumi_aws.s3 announces its deprecated *V2 classes when the mocks first load it; the program uses none.
