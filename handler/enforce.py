@@ -29,6 +29,8 @@ from handler.config import ConfigError, EnforcerConfig
 from handler.desired import DesiredState, DesiredStateError, load_desired_state
 from handler.events import Ignored, ManualTarget, route
 from handler.fanout import BatchIncomplete, FanOut, fan_out, is_queue_event, read_batch, retry_all
+from handler.findings import Finding
+from handler.pages import manual_page
 from handler.publish import finding_logger, publish
 from handler.publish.limits import bounded_response
 from handler.targets import Mode, Target
@@ -140,6 +142,13 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
         _log_fan_out(sent)
         extra["fan_out"] = sent.to_dict()
     else:
+        log_findings = finding_logger(logger, mode=str(mode), trigger=target.trigger)
+        listing: list[Finding] = []
+        if isinstance(target, ManualTarget) and target.is_sweep:  # answered a page at a time
+            target, next_page, listing = manual_page(clients.ecr, state, target)
+            log_findings(listing)
+            if next_page is not None:
+                extra["next_page"] = next_page
         report = engine.run(
             target,
             state=state,
@@ -147,8 +156,9 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
             clients=clients,
             time_left_ms=context.get_remaining_time_in_millis,
             allow_mass_change=isinstance(target, ManualTarget) and target.allow_mass_change,
-            on_findings=finding_logger(logger, mode=str(mode), trigger=target.trigger),
+            on_findings=log_findings,
         )
+        report.findings[:0] = listing
     publish_errors = publish(
         report,
         config=config,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Annotated, Any, Literal, TypeGuard
+from typing import Annotated, Any, Literal, Self, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from handler.desired.models import REPOSITORY_NAME_PATTERN, DesiredState
 from handler.documents.problems import join_path
@@ -34,6 +34,9 @@ REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repositor
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):role/(?:[^/]+/)*(?P<name>[^/]+)$")
 ASSUMED_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:sts::(?P<account>[0-9]{12}):assumed-role/(?P<name>[^/]+)/.+$")
 _VALID_NAME = re.compile(REPOSITORY_NAME_PATTERN)
+# A manual sweep's page: its run stays well within 900 s and its answer within 6 MB (handler.pages).
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 5000
 # ECR's bounds on a repository name (botocore's RepositoryName shape); the pattern alone has none.
 MIN_NAME_LENGTH, MAX_NAME_LENGTH = 2, 256
 
@@ -57,6 +60,9 @@ class ManualTarget(Target):
     requested_mode: Mode = Mode.AUDIT
     # A person lifts `enforcement.blast_radius` for this one run (`ecr-drift enforce --allow-mass-change`).
     allow_mass_change: bool = False
+    # A sweep is answered a page at a time (handler.pages): the repositories after this name, in name order.
+    start_after: str | None = None
+    page_size: int = DEFAULT_PAGE_SIZE
 
 
 # ---- models of the fields used ---------------------------------------------------------------------------
@@ -138,7 +144,8 @@ class EventEnvelope(_AwsModel):
 
 class ManualInvoke(StrictModel):
     """``{"action": "audit" | "enforce", "repositories": [...], "allow_mass_change": false}``; no
-    ``repositories`` means every one."""
+    ``repositories`` means every one, a page at a time: ``start_after`` (the previous answer's
+    ``next_page``) and ``page_size``."""
 
     action: Literal["audit", "enforce"]
     repositories: list[RepositoryName] | None = Field(
@@ -147,6 +154,16 @@ class ManualInvoke(StrictModel):
     allow_mass_change: bool = Field(
         default=False, description="Lift `enforcement.blast_radius` for this run (enforce only)."
     )
+    start_after: RepositoryName | None = Field(
+        default=None, description="A sweep's next page: the repositories after this name (`next_page`)."
+    )
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+
+    @model_validator(mode="after")
+    def _pages_of_a_sweep_only(self) -> Self:
+        if self.repositories is not None and self.start_after is not None:
+            raise ValueError("start_after pages a sweep: give it without repositories")
+        return self
 
 
 # ---- routing ---------------------------------------------------------------------------------------------
@@ -210,9 +227,11 @@ def _route_manual(event: dict[str, Any]) -> Target | Ignored:
         return ManualTarget(
             trigger="manual",
             repositories=None,
-            registry=True,
+            registry=invoke.start_after is None,  # the first page checks the registry
             requested_mode=requested,
             allow_mass_change=invoke.allow_mass_change,
+            start_after=invoke.start_after,
+            page_size=invoke.page_size,
         )
     names = tuple(dict.fromkeys(invoke.repositories))  # drop repeats, keep the order given
     return ManualTarget(

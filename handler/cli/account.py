@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import boto3
 import typer
@@ -24,6 +24,7 @@ from handler.cli.output import Output, OutputFormat
 from handler.cli.render import print_report
 from handler.cli.validate import load_or_exit
 from handler.desired import DesiredState
+from handler.events import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from handler.findings import Action, Report
 from handler.targets import Mode, Target, effective_mode, sweep
 
@@ -301,6 +302,44 @@ def enforce(
     raise typer.Exit(enforce_exit_code(report))
 
 
+def _invoke_page(client: Any, function: str, payload: dict[str, object], output: Output) -> dict[str, Any]:
+    """One synchronous invoke's report; exits 1 when the function answered something else."""
+    response = client.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
+    body = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError") or not isinstance(body, dict) or "findings" not in body:
+        output.err.print(
+            f"[bold red]error:[/] the enforcer did not return a report: {json.dumps(body)[:500]}"
+        )
+        raise typer.Exit(EXIT_ERROR)
+    return body
+
+
+def merged_pages(bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pages of a manual sweep as one report: lists joined, counts added; one page is returned as is."""
+    if len(bodies) == 1:
+        return bodies[0]
+    merged: dict[str, Any] = {"status": "ok", "mode": bodies[0]["mode"], "trigger": bodies[0]["trigger"]}
+    if any(body.get("status") == "incomplete" for body in bodies):
+        merged["status"] = "incomplete"
+    for key in ("repositories_checked", "not_checked", "findings", "publish_errors"):
+        merged[key] = [item for body in bodies for item in body.get(key, [])]
+    merged["writes"] = sum(body.get("writes", 0) for body in bodies)
+    # Each page's summary counts all its findings, the ones a bounded answer left out too.
+    merged["summary"] = {
+        action: sum(body["summary"].get(action, 0) for body in bodies) for action in bodies[0]["summary"]
+    }
+    omitted: dict[str, dict[str, Any]] = {}
+    for body in bodies:
+        for name, cut in body.get("omitted", {}).items():
+            total = omitted.setdefault(name, {"left_out": 0, "total": 0, "where": cut["where"]})
+            total["left_out"] += cut["left_out"]
+            total["total"] += cut["total"]
+    if omitted:
+        merged["omitted"] = omitted
+    merged["pages"] = len(bodies)
+    return merged
+
+
 def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
@@ -330,9 +369,19 @@ def invoke(
     endpoint_url: EndpointOption = None,
     output_format: FormatOption = OutputFormat.table,
     no_color: NoColorOption = False,
+    page_size: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_PAGE_SIZE,
+            help="Repositories a sweep checks per invoke; lower it if a page runs out of time.",
+        ),
+    ] = DEFAULT_PAGE_SIZE,
 ) -> None:
     """Ask the deployed enforcer Lambda for a manual audit or enforce and print its report.
 
+    Without --repository it sweeps the account, a page of repositories per invoke (each within Lambda's
+    900 s and 6 MB); the pages are followed and merged into one report.
     Exit codes as `audit` (for `--action audit`) and `enforce` (for `--action enforce`).
 
     **Examples**
@@ -345,20 +394,19 @@ def invoke(
     payload: dict[str, object] = {"action": str(action)}
     if repository:
         payload["repositories"] = list(repository)
+    else:
+        payload["page_size"] = page_size
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
-        response = session.client("lambda", endpoint_url=endpoint_url, config=INVOKE_CONFIG).invoke(
-            FunctionName=function, Payload=json.dumps(payload).encode()
-        )
-        body = json.loads(response["Payload"].read() or b"null")
+        client = session.client("lambda", endpoint_url=endpoint_url, config=INVOKE_CONFIG)
+        bodies = [_invoke_page(client, function, payload, output)]
+        while (start_after := bodies[-1].get("next_page")) is not None:
+            output.err.print(f"page {len(bodies)} done; the next starts after {start_after}")
+            bodies.append(_invoke_page(client, function, {**payload, "start_after": start_after}, output))
     except AWS_ERRORS as error:
         output.err.print(f"[bold red]error:[/] {explain(error, iam_action='lambda:InvokeFunction')}")
         raise typer.Exit(EXIT_ERROR) from None
-    if response.get("FunctionError") or not isinstance(body, dict) or "findings" not in body:
-        output.err.print(
-            f"[bold red]error:[/] the enforcer did not return a report: {json.dumps(body)[:500]}"
-        )
-        raise typer.Exit(EXIT_ERROR)
+    body = merged_pages(bodies)
     report = Report.from_dict(body)
     if output.json:
         output.emit_json(body)

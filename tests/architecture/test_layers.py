@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, int]] = [
     ("handler.events", 5),
     ("handler.config", 5),
     ("handler.fanout", 5),
+    ("handler.pages", 5),
     ("handler.publish", 5),
     ("handler.role", 6),
     ("handler.enforce", 6),
