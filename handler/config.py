@@ -21,6 +21,10 @@ EVENT_BUS_PATTERN = (
     r"^(?:arn:aws[\w-]*:events:[a-z]{2}-[a-z]+-[\w-]+:[0-9]{12}:event-bus/)?[/.\-_A-Za-z0-9]+$"
 )
 MAX_CONCURRENCY = 64
+# The SHA-256 of the desired_state.json the function carries, set by infra as a variable and a tag, so that
+# `ecr-drift doctor` can tell whether the deployed file is the local one. Not read by the function itself.
+DESIRED_STATE_SHA256_VARIABLE = "DESIRED_STATE_SHA256"
+DESIRED_STATE_SHA256_TAG = "ecr-drift:desired-state-sha256"
 # A standard queue (a FIFO queue would need message groups); any endpoint host, for LocalStack or moto_server.
 SQS_QUEUE_URL_PATTERN = r"^https?://[A-Za-z0-9.:-]+/[0-9]{12}/[A-Za-z0-9_-]{1,80}$"
 DEFAULT_SWEEP_BATCH_SIZE = 200

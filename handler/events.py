@@ -34,9 +34,10 @@ REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repositor
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):role/(?:[^/]+/)*(?P<name>[^/]+)$")
 ASSUMED_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:sts::(?P<account>[0-9]{12}):assumed-role/(?P<name>[^/]+)/.+$")
 _VALID_NAME = re.compile(REPOSITORY_NAME_PATTERN)
-# A manual sweep's page: its run stays well within 900 s and its answer within 6 MB (handler.pages).
-DEFAULT_PAGE_SIZE = 1000
-MAX_PAGE_SIZE = 5000
+# A manual sweep's page: its run stays well within 900 s, its answer within 6 MB, and its publishing
+# (Security Hub reads 20 resources a request, 3 requests a second) within the deadline's reserve.
+DEFAULT_PAGE_SIZE = 500
+MAX_PAGE_SIZE = 2000
 # ECR's bounds on a repository name (botocore's RepositoryName shape); the pattern alone has none.
 MIN_NAME_LENGTH, MAX_NAME_LENGTH = 2, 256
 
@@ -255,7 +256,7 @@ def _route_api_call(
     if own_role_arn and any(_same_role(arn, own_role_arn) for arn in principals):
         return Ignored(f"{name} was made by the enforcer's own role: its own remediation")
     for glob in state.enforcement.ignore_principals:
-        if matched := next((arn for arn in principals if _principal_matches(arn, glob)), None):
+        if matched := next((arn for arn in principals if principal_matches(arn, glob)), None):
             return Ignored(f"{name} by {matched}, which matches ignore_principals {glob!r}")
     origin = _origin(detail)
     trigger = f"cloudtrail:{name}"
@@ -325,7 +326,7 @@ def _shown(name: str | None) -> str:
     return repr(name)
 
 
-def _principal_matches(arn: str, glob: str) -> bool:
+def principal_matches(arn: str, glob: str) -> bool:
     """An ``ignore_principals`` glob against a caller's ARN, ignoring case: IAM role (and user) names are
     unique in an account regardless of case and path, so `Pulumi-Deploy` is the role `pulumi-deploy`. The
     rest of an ARN is lowercase or digits (partition, service, account id), and a session name is the

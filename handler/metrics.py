@@ -7,7 +7,7 @@ NAMESPACE = "ECRDriftEnforcer"
 SERVICE = "ecr-drift-enforcer"
 
 # Per run, also per setting (a `Setting` dimension).
-DRIFT_DETECTED = "DriftDetected"  # differences found: drift, remediated, blocked, reported
+DRIFT_DETECTED = "DriftDetected"  # differences a run can fix: drift, remediated, blocked (not reported)
 DRIFT_REMEDIATED = "DriftRemediated"
 REMEDIATION_FAILED = "RemediationFailed"  # a read or a write failed
 # Per run.

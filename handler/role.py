@@ -1,14 +1,27 @@
 """The enforcer's execution role: every action a part of the code declares. Pulumi builds the role from
-:func:`required_iam_actions`; the SQS event source mapping of a fanned-out sweep (``SWEEP_QUEUE_URL``) also
-needs :data:`QUEUE_CONSUMER_IAM_ACTIONS` on the queue."""
+:func:`required_iam_actions`, granting the repository-level ECR actions on the account's repositories and the
+:func:`registry_iam_actions` on ``*``, iam:CreateServiceLinkedRole for the :func:`service_linked_roles`
+only, and iam:PassRole on the desired state's :func:`passed_role_arns` only. The SQS event source mapping of a
+fanned-out sweep (``SWEEP_QUEUE_URL``) also needs :data:`QUEUE_CONSUMER_IAM_ACTIONS` on the queue."""
 
 from __future__ import annotations
 
-from handler.aws.permissions import engine_iam_actions
+from handler.aws.permissions import (
+    engine_iam_actions,
+    passed_role_arns,
+    registry_iam_actions,
+    service_linked_roles,
+)
 from handler.fanout import FANOUT_IAM_ACTIONS, QUEUE_CONSUMER_IAM_ACTIONS
 from handler.publish import PUBLISH_IAM_ACTIONS
 
-__all__ = ["QUEUE_CONSUMER_IAM_ACTIONS", "required_iam_actions"]
+__all__ = [
+    "QUEUE_CONSUMER_IAM_ACTIONS",
+    "passed_role_arns",
+    "registry_iam_actions",
+    "required_iam_actions",
+    "service_linked_roles",
+]
 
 
 def required_iam_actions() -> list[str]:

@@ -40,17 +40,23 @@ class Read:
 class Write:
     """A write call a setting may make, declared for the role and for `ecr-drift plan`.
 
-    ``implied_iam_actions``: what the call needs beyond its own action (tags on creation, a KMS grant).
+    ``implied_iam_actions``: what the call needs beyond its own action (tags on creation, a KMS grant), the
+    dependent actions the Service Authorization Reference lists for it included (checked against it by
+    tests/infra/test_iam_reference.py). ``service_linked_roles``: the AWS services (``iam:AWSServiceName``)
+    whose service-linked role the call creates when the account lacks it; it implies
+    iam:CreateServiceLinkedRole, which the role grants for those services only.
     ``subtractive``: it can remove something (a statement, a policy, a rule, a tag) rather than only add.
     """
 
     operation: str
     implied_iam_actions: tuple[str, ...] = ()
+    service_linked_roles: tuple[str, ...] = ()
     subtractive: bool = False
 
     @property
     def iam_actions(self) -> tuple[str, ...]:
-        return (f"ecr:{self.operation}", *self.implied_iam_actions)
+        linked = ("iam:CreateServiceLinkedRole",) if self.service_linked_roles else ()
+        return (f"ecr:{self.operation}", *self.implied_iam_actions, *linked)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ import pulumi
 import pulumi_aws as aws
 
 from handler.desired import DesiredStateError, load_desired_state
-from handler.role import QUEUE_CONSUMER_IAM_ACTIONS, required_iam_actions
+from handler.role import (
+    QUEUE_CONSUMER_IAM_ACTIONS,
+    passed_role_arns,
+    registry_iam_actions,
+    required_iam_actions,
+    service_linked_roles,
+)
 from handler.targets import effective_mode
 from infra import package
 from infra.components.alerting import Alerting
@@ -39,6 +45,9 @@ enforcer = Enforcer(
         mode=effective_mode(settings.mode, state.enforcement.mode),
         iam_actions=required_iam_actions(),
         queue_consumer_iam_actions=QUEUE_CONSUMER_IAM_ACTIONS,
+        registry_iam_actions=registry_iam_actions(),
+        service_linked_roles=service_linked_roles(),
+        passed_role_arns=passed_role_arns(state),
         findings_topic_arn=alerting.topic.arn,
         account_id=account_id,
     ),
@@ -57,6 +66,9 @@ baseline = RegistryBaseline(
         deploy_after=[enforcer.alias],
     ),
 )
+# The rules, targets and sweep mapping come last: the baseline is in place before the enforcer is woken, and
+# `pulumi destroy` deletes them before the baseline, whose deletions then invoke nothing that re-creates it.
+enforcer.listen(after=[baseline])
 
 pulumi.export("repository_urls", baseline.repository_urls)
 pulumi.export("function_name", enforcer.function.name)

@@ -19,14 +19,17 @@ PythonVersion = Literal["3.12", "3.13"]
 Mode = Literal["enforce", "audit"]
 
 APP_NAME = "ecr-drift-enforcer"
-# Powertools publishes its v3 layers from this account in every commercial region.
+# Powertools publishes its v3 layers from this account in every commercial region, and the latest layer's
+# ARN in a public SSM parameter of each region.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/{architecture}/{runtime}/latest"
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
-# An SQS event source mapping's maximum concurrency cannot be set below 2.
+# The bounds of an SQS event source mapping's maximum concurrency.
 MIN_EVENT_SOURCE_CONCURRENCY = 2
+MAX_EVENT_SOURCE_CONCURRENCY = 1000
 _SCHEDULE = re.compile(r"^(rate\(1 (minute|hour|day)\)|rate\([1-9][0-9]* (minutes|hours|days)\)|cron\(.+\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -48,8 +51,10 @@ class StackSettings:
     create_cloudtrail: bool
     architecture: Architecture
     python_version: PythonVersion
-    powertools_layer_version: int
-    reserved_concurrency: int
+    # None: the latest layer, read from Powertools' public SSM parameter at each preview/up.
+    powertools_layer_version: int | None
+    # None: no reserved concurrency (a reservation can fail `pulumi up` where the account's quota is low).
+    reserved_concurrency: int | None
     enforcer_concurrency: int
     log_retention_days: int
     security_hub_findings: bool
@@ -57,6 +62,8 @@ class StackSettings:
     # Scheduled sweeps go through the sweep queue in batches of `sweep_batch_size` (handler/fanout.py).
     sweep_fan_out: bool
     sweep_batch_size: int
+    # At most this many sweep batches run at once (the event source mapping's maximum concurrency).
+    sweep_maximum_concurrency: int
 
     @property
     def runtime(self) -> str:
@@ -80,13 +87,15 @@ class StackSettings:
         return f"{self.function_name}-sweep-dlq"
 
     @property
-    def sweep_maximum_concurrency(self) -> int:
-        """Sweep batches may use all but one reserved execution, so that events and the schedule keep one;
-        with 2 reserved they may use both (a throttled event waits in Lambda's asynchronous queue)."""
-        return max(MIN_EVENT_SOURCE_CONCURRENCY, self.reserved_concurrency - 1)
+    def powertools_layer_parameter(self) -> str:
+        """The public SSM parameter holding the ARN of the latest Powertools layer for this runtime."""
+        return POWERTOOLS_LAYER_PARAMETER.format(architecture=self.architecture, runtime=self.runtime)
 
     @property
-    def powertools_layer_arn(self) -> str:
+    def powertools_layer_arn(self) -> str | None:
+        """The pinned layer's ARN; None without `powertoolsLayerVersion` (see powertools_layer_parameter)."""
+        if self.powertools_layer_version is None:
+            return None
         python = self.runtime.replace(".", "")
         return (
             f"arn:aws:lambda:{self.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
@@ -111,6 +120,12 @@ def load_settings() -> StackSettings:
             problems.append(f"{APP_NAME}:{key} must be a positive number, not {value}")
         return value
 
+    def optional_positive(key: str) -> int | None:
+        value = config.get_int(key)
+        if value is not None and value < 1:
+            problems.append(f"{APP_NAME}:{key} must be a positive number, not {value}")
+        return value
+
     raw_emails = config.get_object("alertEmails", [])
     emails = tuple(e for e in raw_emails if isinstance(e, str)) if isinstance(raw_emails, list) else ()
     if emails != tuple(raw_emails) or not all(_EMAIL.match(e) for e in emails):
@@ -126,18 +141,30 @@ def load_settings() -> StackSettings:
     mode = choice("mode", get_args(Mode), None)
     architecture = choice("architecture", get_args(Architecture), "arm64")
     python_version = choice("pythonVersion", get_args(PythonVersion), "3.13")
-    reserved_concurrency = positive("reservedConcurrency", 2)
+    reserved_concurrency = optional_positive("reservedConcurrency")
     sweep_fan_out = config.get_bool("sweepFanOut", True)
+    sweep_maximum_concurrency = config.get_int("sweepMaximumConcurrency", MIN_EVENT_SOURCE_CONCURRENCY)
+    if not MIN_EVENT_SOURCE_CONCURRENCY <= sweep_maximum_concurrency <= MAX_EVENT_SOURCE_CONCURRENCY:
+        problems.append(
+            f"{APP_NAME}:sweepMaximumConcurrency must be between {MIN_EVENT_SOURCE_CONCURRENCY} and "
+            f"{MAX_EVENT_SOURCE_CONCURRENCY} (an SQS event source mapping's limits), "
+            f"not {sweep_maximum_concurrency}"
+        )
     sweep_batch_size = positive("sweepBatchSize", DEFAULT_SWEEP_BATCH_SIZE)
     if sweep_batch_size > MAX_SWEEP_BATCH_SIZE:  # the handler refuses more (a message's 256 KiB)
         problems.append(
             f"{APP_NAME}:sweepBatchSize must be at most {MAX_SWEEP_BATCH_SIZE}, not {sweep_batch_size}"
         )
-    if sweep_fan_out and reserved_concurrency < MIN_EVENT_SOURCE_CONCURRENCY:
+    # Sweep batches must leave events and the schedule an execution of the reservation: a throttled event
+    # waits in Lambda's asynchronous queue only until its maximum age, then is parked as failed.
+    if (
+        sweep_fan_out
+        and reserved_concurrency is not None
+        and reserved_concurrency <= sweep_maximum_concurrency
+    ):
         problems.append(
-            f"{APP_NAME}:reservedConcurrency must be at least {MIN_EVENT_SOURCE_CONCURRENCY} with "
-            f"sweepFanOut (the lowest maximum concurrency of the sweep queue's event source mapping), "
-            f"not {reserved_concurrency}"
+            f"{APP_NAME}:reservedConcurrency must be at least sweepMaximumConcurrency + 1 "
+            f"({sweep_maximum_concurrency + 1}) with sweepFanOut, or unset, not {reserved_concurrency}"
         )
     settings = StackSettings(
         stack=pulumi.get_stack(),
@@ -150,7 +177,7 @@ def load_settings() -> StackSettings:
         create_cloudtrail=config.get_bool("createCloudTrail", False),
         architecture=cast(Architecture, architecture),
         python_version=cast(PythonVersion, python_version),
-        powertools_layer_version=config.require_int("powertoolsLayerVersion"),
+        powertools_layer_version=optional_positive("powertoolsLayerVersion"),
         reserved_concurrency=reserved_concurrency,
         enforcer_concurrency=positive("enforcerConcurrency", 8),
         log_retention_days=retention,
@@ -158,6 +185,7 @@ def load_settings() -> StackSettings:
         findings_event_bus=config.get("findingsEventBus", "default"),
         sweep_fan_out=sweep_fan_out,
         sweep_batch_size=sweep_batch_size,
+        sweep_maximum_concurrency=sweep_maximum_concurrency,
     )
     if problems:
         raise SettingsError("invalid stack configuration:\n" + "\n".join(f"  {p}" for p in problems))

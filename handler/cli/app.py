@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from handler.cli import account, validate
+from handler.cli import account, doctor, validate
 from handler.cli.demo_command import demo
 from handler.cli.lifecycle import lifecycle_app
 
@@ -27,6 +27,7 @@ app.command()(account.plan)
 app.command()(account.audit)
 app.command()(account.enforce)
 app.command()(account.invoke)
+app.command()(doctor.doctor)
 app.command()(validate.documents)
 app.command()(validate.schema)
 app.add_typer(lifecycle_app, name="lifecycle")

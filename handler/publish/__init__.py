@@ -7,11 +7,13 @@ finding; the other outputs carry what AWS's size limits let them and say what th
 (:mod:`handler.publish.limits`).
 
 Metrics (names in :mod:`handler.metrics`; namespace from ``POWERTOOLS_METRICS_NAMESPACE``):
-``DriftDetected`` (differences found: drift, remediated, blocked, reported), ``DriftRemediated``,
+``DriftDetected`` (differences a run can fix: drift, remediated, blocked), ``DriftRemediated``,
 ``RemediationFailed`` (a read or a write failed), ``RepositoriesChecked``, ``RepositoriesNotChecked`` (out of
 time), each without dimensions for alarms; the first three also per setting, in one EMF blob per setting
 with a ``Setting`` dimension (dimensions apply to a whole blob). Those blobs come from ``EphemeralMetrics``
-rather than ``single_metric``, which ignores ``POWERTOOLS_METRICS_DISABLED``.
+rather than ``single_metric``, which ignores ``POWERTOOLS_METRICS_DISABLED``. ``reported`` findings
+(unmanaged repositories, encryption) are in no metric: no run can fix them, and an alarm on them would fire
+on every sweep.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 PUBLISH_IAM_ACTIONS = tuple(sorted({*sns.IAM_ACTIONS, *eventbridge.IAM_ACTIONS, *securityhub.IAM_ACTIONS}))
 
 COUNTED: dict[str, frozenset[Action]] = {
-    DRIFT_DETECTED: frozenset({Action.DRIFT, Action.REMEDIATED, Action.BLOCKED, Action.REPORTED}),
+    DRIFT_DETECTED: frozenset({Action.DRIFT, Action.REMEDIATED, Action.BLOCKED}),
     DRIFT_REMEDIATED: frozenset({Action.REMEDIATED}),
     REMEDIATION_FAILED: frozenset({Action.FAILED}),
 }

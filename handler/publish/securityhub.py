@@ -11,14 +11,20 @@ An Id (``ecr-drift-enforcer/{region}/{account}/{resource}/{setting}[/{key}]``) g
 "Resolved" is a BatchUpdateFindings call setting Workflow RESOLVED: BatchImportFindings cannot change the
 workflow of an existing finding. Resources a run did not check (other repositories, the registry when the
 target did not include it, repositories left for lack of time) keep their findings open until one does.
+
+Calls: one GetFindings query per 20 checked resources (a filter takes at most 20 values), paged and paced to
+GetFindings' quota of 3 requests a second; BatchImportFindings and BatchUpdateFindings 100 findings a call.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from handler.aws.errors import Sleep
 from handler.desired.models import REPOSITORY_NAME_PATTERN
 from handler.findings import REGISTRY, REPOSITORY, UNMANAGED_REPOSITORY, Action, Finding, Report
 from handler.publish.text import origin_text, value_text
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
         AwsSecurityFindingFiltersTypeDef,
         AwsSecurityFindingOutputTypeDef,
         AwsSecurityFindingTypeDef,
+        GetFindingsRequestTypeDef,
         ResourceTypeDef,
     )
     from mypy_boto3_sts import STSClient
@@ -46,6 +53,8 @@ FIELD = "ecr-drift-enforcer/"  # prefix of the ProductFields keys this module wr
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
 BATCH = 100  # BatchImportFindings' and BatchUpdateFindings' limit a call
 FILTER_VALUES = 20  # GetFindings' limit on the values of one filter attribute
+PAGE = 100  # GetFindings' largest page
+GET_FINDINGS_INTERVAL_S = 1 / 3  # GetFindings' rate quota: 3 requests a second per account and Region
 # Beyond what each managed setting declares (``severity``).
 SEVERITY: dict[str, SeverityLabelType] = {REPOSITORY: "HIGH", UNMANAGED_REPOSITORY: "LOW"}
 
@@ -79,17 +88,47 @@ def finding_id(account: Account, resource: str, setting: str, key: str | None = 
     return "/".join([GENERATOR, account.region, account.id, resource, setting, *([key] if key else [])])
 
 
+@dataclass
+class Pacer:
+    """Called before each request: starts requests at least ``interval`` seconds apart.
+
+    botocore's adaptive retries slow down only once throttled, and GetFindings' quota is the account's, shared
+    with the console and other tools: a sweep's dozen queries sent at once would be throttled on every run.
+    """
+
+    interval: float = GET_FINDINGS_INTERVAL_S
+    clock: Callable[[], float] = time.monotonic
+    sleep: Sleep = time.sleep
+    _next: float = field(default=float("-inf"), init=False)
+
+    def __call__(self) -> None:
+        now = self.clock()
+        if now < self._next:
+            self.sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
 def sync(
-    report: Report, *, client: SecurityHubClient, account: Account, now: str, registry_checked: bool
+    report: Report,
+    *,
+    client: SecurityHubClient,
+    account: Account,
+    now: str,
+    registry_checked: bool,
+    pace: Callable[[], None] | None = None,
 ) -> list[str]:
-    """Import this run's findings and resolve the ones it proved compliant. Returns per-finding failures."""
+    """Import this run's findings and resolve the ones it proved compliant. Returns per-finding failures.
+
+    ``pace`` is called before each GetFindings request (default: a :class:`Pacer` to GetFindings' quota).
+    """
     current = [_from_finding(f, account, now, report.trigger) for f in report.findings]
     current_ids = {f["Id"] for f in current}
-    checked = {*report.repositories_checked, *([REGISTRY] if registry_checked else [])}
+    checked = sorted({*report.repositories_checked, *([REGISTRY] if registry_checked else [])})
     compliant = [
         _compliant(found, account, now, report.trigger)
-        for found in (open_findings(client, account, sorted(checked)) if checked else [])
-        if found["Id"] not in current_ids and found["ProductFields"][f"{FIELD}resource"] in checked
+        for found in open_findings(client, account, checked, pace or Pacer())
+        if found["Id"] not in current_ids
     ]
     sent = current + compliant
     failed = _import(client, sent)
@@ -98,14 +137,34 @@ def sync(
 
 
 def open_findings(
-    client: SecurityHubClient, account: Account, resources: list[str]
+    client: SecurityHubClient, account: Account, resources: list[str], pace: Callable[[], None]
 ) -> list[AwsSecurityFindingOutputTypeDef]:
-    """The enforcer's findings still waiting for a fix: ACTIVE, FAILED, workflow NEW or NOTIFIED.
+    """The enforcer's findings on ``resources`` still waiting for a fix: ACTIVE, FAILED, workflow NEW or
+    NOTIFIED.
 
-    An event's run checks a repository or two: the query names them, so it does not page through every open
-    finding of the account. A sweep's list is too long for one filter and reads them all.
+    Every query names its resources, FILTER_VALUES at most, so a run reads the findings of what it checked and
+    never pages through the account's (each batch of a sweep would read them all). ``pace`` is called before
+    each request.
     """
-    filters: AwsSecurityFindingFiltersTypeDef = {
+    found: list[AwsSecurityFindingOutputTypeDef] = []
+    for start in range(0, len(resources), FILTER_VALUES):
+        chunk = resources[start : start + FILTER_VALUES]
+        request: GetFindingsRequestTypeDef = {"Filters": _open_filters(account, chunk), "MaxResults": PAGE}
+        while True:
+            pace()
+            response = client.get_findings(**request)
+            # The same conditions again: moto ignores Filters, and a finding this module cannot read back is
+            # skipped.
+            found += [f for f in response["Findings"] if _is_open(f, account, chunk)]
+            if not response.get("NextToken"):
+                break
+            request["NextToken"] = response["NextToken"]
+    return found
+
+
+def _open_filters(account: Account, resources: list[str]) -> AwsSecurityFindingFiltersTypeDef:
+    key = f"{FIELD}resource"
+    return {
         "ProductArn": [{"Value": account.product_arn, "Comparison": "EQUALS"}],
         "GeneratorId": [{"Value": f"{GENERATOR}/", "Comparison": "PREFIX"}],
         "RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}],
@@ -114,23 +173,22 @@ def open_findings(
             {"Value": "NEW", "Comparison": "EQUALS"},
             {"Value": "NOTIFIED", "Comparison": "EQUALS"},
         ],
+        # Values of one field are ORed: any of these resources.
+        "ProductFields": [{"Key": key, "Value": r, "Comparison": "EQUALS"} for r in resources],
     }
-    if len(resources) <= FILTER_VALUES:
-        key = f"{FIELD}resource"
-        filters["ProductFields"] = [{"Key": key, "Value": r, "Comparison": "EQUALS"} for r in resources]
-    pages = client.get_paginator("get_findings").paginate(Filters=filters)
-    found = [f for page in pages for f in page["Findings"]]
-    # The same conditions again: moto ignores Filters, and a finding this module cannot read back is skipped.
-    return [
-        f
-        for f in found
-        if {f"{FIELD}resource", f"{FIELD}setting"} <= set(f.get("ProductFields", {}))
-        and f["ProductArn"] == account.product_arn
-        and f["GeneratorId"].startswith(f"{GENERATOR}/")
-        and f.get("RecordState") == "ACTIVE"
-        and f.get("Compliance", {}).get("Status") == "FAILED"
-        and f.get("Workflow", {}).get("Status", "NEW") in ("NEW", "NOTIFIED")
-    ]
+
+
+def _is_open(found: AwsSecurityFindingOutputTypeDef, account: Account, resources: list[str]) -> bool:
+    fields = found.get("ProductFields", {})
+    return (
+        f"{FIELD}setting" in fields
+        and fields.get(f"{FIELD}resource") in resources
+        and found["ProductArn"] == account.product_arn
+        and found["GeneratorId"].startswith(f"{GENERATOR}/")
+        and found.get("RecordState") == "ACTIVE"
+        and found.get("Compliance", {}).get("Status") == "FAILED"
+        and found.get("Workflow", {}).get("Status", "NEW") in ("NEW", "NOTIFIED")
+    )
 
 
 def _from_finding(finding: Finding, account: Account, now: str, trigger: str) -> AwsSecurityFindingTypeDef:

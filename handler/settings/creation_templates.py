@@ -23,6 +23,12 @@ READ = Read("DescribeRepositoryCreationTemplates", paginate="repositoryCreationT
 CREATE = "CreateRepositoryCreationTemplate"
 UPDATE = "UpdateRepositoryCreationTemplate"
 DELETE = "DeleteRepositoryCreationTemplate"
+# What ECR checks of the caller when a template is created or updated (the Service Authorization Reference's
+# dependent actions): it may create, and put the policies of, the repositories the template shapes, and ECR
+# creates AWSServiceRoleForECRTemplate for a template without a customRoleArn. The reference also lists
+# iam:PassRole, needed only with a customRoleArn, which the enforcer's template calls never carry.
+TEMPLATE_IAM_ACTIONS = ("ecr:CreateRepository", "ecr:PutLifecyclePolicy", "ecr:SetRepositoryPolicy")
+SERVICE_LINKED_ROLE = "ecr.amazonaws.com"
 
 Template = dict[str, Any]  # CreateRepositoryCreationTemplate's parameters (ECR assumes its own role)
 
@@ -33,7 +39,15 @@ class CreationTemplates(KeyedRegistrySetting[Template]):
     item = "template"
     fields = ("repository_patterns",)
     reads = (READ,)
-    writes = (Write(CREATE), Write(UPDATE, subtractive=True))
+    writes = (
+        Write(CREATE, implied_iam_actions=TEMPLATE_IAM_ACTIONS, service_linked_roles=(SERVICE_LINKED_ROLE,)),
+        Write(
+            UPDATE,
+            implied_iam_actions=TEMPLATE_IAM_ACTIONS,
+            service_linked_roles=(SERVICE_LINKED_ROLE,),
+            subtractive=True,
+        ),
+    )
     events = (CREATE, UPDATE, DELETE)
 
     def desired(self, state: DesiredState) -> Mapping[str, Template] | None:

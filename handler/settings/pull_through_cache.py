@@ -24,6 +24,10 @@ NOT_FOUND = "PullThroughCacheRuleNotFoundException"
 # The default upstream prefix: DescribePullThroughCacheRules may return it for a rule created without one.
 ROOT_PREFIX = "ROOT"
 _CREDENTIALS = {"credential_arn": "credentialArn", "custom_role_arn": "customRoleArn"}
+# A rule's customRoleArn is handed to ECR: iam:PassRole, granted on the desired state's roles only.
+PASS_ROLE = ("iam:PassRole",)
+# The registry's first rule creates AWSServiceRoleForECRPullThroughCache.
+SERVICE_LINKED_ROLE = "pullthroughcache.ecr.amazonaws.com"
 
 
 class PullThroughCache(KeyedRegistrySetting[PullThroughCacheRule]):
@@ -32,7 +36,11 @@ class PullThroughCache(KeyedRegistrySetting[PullThroughCacheRule]):
     item = "rule"
     fields = ("registry.pull_through_cache",)
     reads = (READ,)
-    writes = (Write(CREATE), Write(UPDATE), Write(DELETE, subtractive=True))
+    writes = (
+        Write(CREATE, implied_iam_actions=PASS_ROLE, service_linked_roles=(SERVICE_LINKED_ROLE,)),
+        Write(UPDATE, implied_iam_actions=PASS_ROLE),
+        Write(DELETE, subtractive=True),
+    )
     events = (CREATE, UPDATE, DELETE)
 
     def desired(self, state: DesiredState) -> Mapping[str, PullThroughCacheRule] | None:

@@ -11,8 +11,10 @@ from handler.state import Call, ObservedRegistry, Read, Write
 
 READ = Read("GetRegistryScanningConfiguration")
 PUT = "PutRegistryScanningConfiguration"
-# Switching between BASIC and ENHANCED turns Amazon Inspector's ECR scanning on or off.
+# Switching between BASIC and ENHANCED turns Amazon Inspector's ECR scanning on or off, and turning it on
+# creates Inspector's service-linked role (ECR user guide, "IAM permissions required for enhanced scanning").
 INSPECTOR_ACTIONS = ("inspector2:Disable", "inspector2:Enable", "inspector2:ListAccountPermissions")
+INSPECTOR_SERVICE_LINKED_ROLE = "inspector2.amazonaws.com"
 
 
 class RegistryScanningSetting(RegistrySetting[RegistryScanning]):
@@ -20,7 +22,13 @@ class RegistryScanningSetting(RegistrySetting[RegistryScanning]):
     title = "registry scanning configuration"
     fields = ("registry.scanning",)
     reads = (READ,)
-    writes = (Write(PUT, implied_iam_actions=INSPECTOR_ACTIONS),)
+    writes = (
+        Write(
+            PUT,
+            implied_iam_actions=INSPECTOR_ACTIONS,
+            service_linked_roles=(INSPECTOR_SERVICE_LINKED_ROLE,),
+        ),
+    )
     events = (PUT,)
 
     def desired(self, state: DesiredState) -> RegistryScanning | None:

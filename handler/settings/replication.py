@@ -13,6 +13,8 @@ from handler.state import Call, ObservedRegistry, Read, Write
 
 READ = Read("DescribeRegistry")
 PUT = "PutReplicationConfiguration"
+# The first configuration creates AWSServiceRoleForECRReplication.
+SERVICE_LINKED_ROLE = "replication.ecr.amazonaws.com"
 # Shown as the account of destinations without `account_id` while the registry's own id is unknown.
 THIS_ACCOUNT = "this-account"
 
@@ -24,7 +26,7 @@ class Replication(RegistrySetting[Rules]):
     title = "replication configuration"
     fields = ("registry.replication",)
     reads = (READ,)
-    writes = (Write(PUT, subtractive=True),)
+    writes = (Write(PUT, service_linked_roles=(SERVICE_LINKED_ROLE,), subtractive=True),)
     events = (PUT,)
     severity = "MEDIUM"
 

@@ -54,6 +54,14 @@ def alarm_specs(settings: StackSettings) -> list[AlarmSpec]:
             "The deployed desired_state.json does not validate: nothing is enforced",
         ),
         enforcer(metrics.ENFORCER_ERRORS, "The enforcer failed unexpectedly"),
+        enforcer(
+            metrics.CONFIG_INVALID,
+            "The function's environment variables do not validate: nothing is checked or enforced",
+        ),
+        enforcer(
+            metrics.PUBLISH_FAILURES,
+            "Findings could not be sent to SNS, EventBridge or Security Hub: they are only in the logs",
+        ),
         AlarmSpec(
             "LambdaErrors",
             "The enforcer function raised or timed out",
@@ -61,9 +69,11 @@ def alarm_specs(settings: StackSettings) -> list[AlarmSpec]:
             "Errors",
             {"FunctionName": settings.function_name},
         ),
+        # Also the asynchronous invocations' on-failure destination (enforcer.py): one alarm for both.
         queue_depth(
             "DeadLetters",
-            "Events could not be delivered to the enforcer: they wait in its dead-letter queue",
+            "Events the enforcer never handled (undeliverable, or failed or expired in Lambda's "
+            "asynchronous queue) wait in its dead-letter queue",
             settings.dead_letter_queue_name,
         ),
     ]
@@ -86,7 +96,13 @@ def dashboard_body(settings: StackSettings) -> dict[str, Any]:
     """Drift, remediations and failures over time, the sweep size, the function's health and its queues."""
     region = settings.region
     function = ("FunctionName", settings.function_name)
-    failures = [metrics.REMEDIATION_FAILED, metrics.DESIRED_STATE_INVALID, metrics.ENFORCER_ERRORS]
+    failures = [
+        metrics.REMEDIATION_FAILED,
+        metrics.DESIRED_STATE_INVALID,
+        metrics.CONFIG_INVALID,
+        metrics.ENFORCER_ERRORS,
+        metrics.PUBLISH_FAILURES,
+    ]
     dead_letter_queues = [settings.dead_letter_queue_name]
     if settings.sweep_fan_out:
         failures.append(metrics.SWEEP_BATCHES_NOT_SENT)

@@ -2,12 +2,15 @@
 
 The role's actions are ``required_iam_actions()`` (what the engine's reads, writes and publishers declare),
 what the sweep queue's event source mapping needs (``QUEUE_CONSUMER_IAM_ACTIONS``) and the function's own
-plumbing, listed in :data:`infra.iam.RUNTIME_ACTIONS`; nothing is granted by hand.
+plumbing, listed in :data:`infra.iam.RUNTIME_ACTIONS`; nothing is granted by hand, but for
+``sqs:SendMessage`` on the dead-letter queue, which Lambda uses with the role as the on-failure destination.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +20,17 @@ import pulumi
 import pulumi_aws as aws
 
 from handler import metrics
+from handler.config import DESIRED_STATE_SHA256_TAG, DESIRED_STATE_SHA256_VARIABLE
 from infra.config import APP_NAME, StackSettings
 from infra.event_patterns import api_call_pattern, repository_created_pattern
-from infra.iam import role_policy, service_trust_policy
+from infra.iam import partition_of, role_policy, service_trust_policy
 from infra.package import archive_sha256
 
 HANDLER = "handler.enforce.lambda_handler"
-DESIRED_STATE_PATH = "/var/task/desired_state.json"  # the zip's root is the function's /var/task
+DESIRED_STATE_MEMBER = "desired_state.json"  # its name in the zip (infra/package.py)
+DESIRED_STATE_PATH = f"/var/task/{DESIRED_STATE_MEMBER}"  # the zip's root is the function's /var/task
+# The SHA-256 of the deployed desired_state.json is also a tag, readable without the function's
+# configuration (ListTags, the Resource Groups Tagging API).
 TIMEOUT_SECONDS = 900  # Lambda's maximum: a sweep of a large registry needs it
 MEMORY_MB = 512
 # EventBridge retries a failed delivery (throttling, a missing permission) for up to a day, then parks the
@@ -31,14 +38,21 @@ MEMORY_MB = 512
 RETRY_MAX_EVENT_AGE_SECONDS = 86_400
 RETRY_MAX_ATTEMPTS = 24
 DLQ_RETENTION_SECONDS = 1_209_600  # 14 days, SQS's maximum
+# Lambda's own handling of those asynchronous invocations. Its defaults (two retries, throttled events kept
+# for six hours, then dropped) lose failures silently; one retry covers a transient error, and an event an
+# hour old is stale: the next sweep re-checks everything. Failed and expired events go to the DLQ above.
+ASYNC_MAX_RETRY_ATTEMPTS = 1
+ASYNC_MAX_EVENT_AGE_SECONDS = 3_600
 # AWS recommends a visibility timeout of 6x the function's timeout for an event source mapping, so that a
 # batch is not delivered again while Lambda still retries a throttled invoke of it; SQS allows at most 12 h.
 SWEEP_VISIBILITY_TIMEOUT_SECONDS = min(6 * TIMEOUT_SECONDS, 43_200)
-# A day holds three deliveries (SWEEP_MAX_RECEIVES x the visibility timeout) with room to spare; the next
-# sweep sends every repository again anyway.
+# A batch received this often is parked in the sweep dead-letter queue. Throttled deliveries count too, so
+# leave room beyond the failures and timeouts themselves.
+SWEEP_MAX_RECEIVES = 5
+# A batch may stay in the queue for SWEEP_MAX_RECEIVES x the visibility timeout (5 x 1.5 h = 7.5 h) before
+# it is parked; retention must outlast that, or a failing batch expires unseen instead of reaching the
+# dead-letter queue and its alarm. A day does, with room to spare; the next sweep resends everything anyway.
 SWEEP_RETENTION_SECONDS = 86_400
-# A batch that failed or ran out of time this often is parked in the sweep dead-letter queue.
-SWEEP_MAX_RECEIVES = 3
 
 
 @dataclass(frozen=True)
@@ -49,13 +63,20 @@ class EnforcerArgs:
     iam_actions: Sequence[str]
     # What the sweep queue's event source mapping does with the function's role (not the function's code).
     queue_consumer_iam_actions: Sequence[str]
+    # The ECR actions on the registry as a whole (granted on "*"); the others are granted on repositories.
+    registry_iam_actions: Sequence[str]
+    # The services whose service-linked role a write may create: iam:CreateServiceLinkedRole for these only.
+    service_linked_roles: Sequence[str]
+    # The roles the writes pass to ECR (the desired state's cache rule roles): iam:PassRole on these only.
+    passed_role_arns: Sequence[str]
     findings_topic_arn: pulumi.Input[str]
     account_id: pulumi.Input[str]
 
 
 class Enforcer(pulumi.ComponentResource):
-    """The Lambda, its role and log group, its EventBridge rules, targets, DLQ, (optionally) the sweep queue
-    that fans a scheduled sweep out, and (optionally) a trail."""
+    """The Lambda, its role and log group, its DLQ (also the on-failure destination of its asynchronous
+    invocations), (optionally) the sweep queue that fans a scheduled sweep out, and (optionally) a trail;
+    :meth:`listen` adds what invokes it: the EventBridge rules and targets, and the sweep queue's mapping."""
 
     function: aws.lambda_.Function
     alias: aws.lambda_.Alias
@@ -78,9 +99,9 @@ class Enforcer(pulumi.ComponentResource):
         self.sweep_queue = self.sweep_dead_letter_queue = None
         if settings.sweep_fan_out:
             self.sweep_queue, self.sweep_dead_letter_queue = self._sweep_queues()
-        self.role, role_policy = self._role(log_group)
+        self.role, self._role_policy = self._role(log_group)
         # Created after its permissions, so that its first invocation already has them.
-        self.function = self._function(log_group, depends_on=[role_policy])
+        self.function = self._function(log_group, depends_on=[self._role_policy])
         # The targets invoke the alias: events reach the version that carries the current desired state.
         self.alias = aws.lambda_.Alias(
             "live",
@@ -89,9 +110,6 @@ class Enforcer(pulumi.ComponentResource):
             function_version=self.function.version,
             opts=self._child(),
         )
-        if self.sweep_queue is not None:
-            # Lambda checks the role's SQS permissions when the mapping is created.
-            self._sweep_mapping(self.sweep_queue, depends_on=[role_policy])
         self.dead_letter_queue = aws.sqs.Queue(
             "dead-letter-queue",
             name=settings.dead_letter_queue_name,
@@ -99,24 +117,7 @@ class Enforcer(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=self._child(),
         )
-        rules = [
-            self._rule(
-                "api-calls",
-                "ECR write calls made by anyone but the enforcer",
-                event_pattern=self.role.arn.apply(lambda arn: json.dumps(api_call_pattern(arn))),
-            ),
-            self._rule(
-                "repository-created",
-                "Repositories ECR created itself (pull through cache, create on push)",
-                event_pattern=json.dumps(repository_created_pattern()),
-            ),
-            self._rule(
-                "schedule",
-                "Periodic sweep of the whole registry",
-                schedule_expression=settings.schedule_expression,
-            ),
-        ]
-        self._dead_letter_queue_policy(rules)
+        self._async_invoke_config()
         if settings.create_cloudtrail:
             self._trail()
         self.register_outputs(
@@ -128,6 +129,38 @@ class Enforcer(pulumi.ComponentResource):
                 "sweep_queue_url": self.sweep_queue.url if self.sweep_queue else None,
             }
         )
+
+    def listen(self, after: Sequence[pulumi.Resource]) -> None:
+        """What invokes the function: the EventBridge rules and targets, and the sweep queue's mapping.
+
+        They depend on ``after`` (the registry baseline): created once it is in place, and on `pulumi
+        destroy` deleted before it, so that the baseline's deletions wake no enforcer to re-create it.
+        """
+        settings = self._args.settings
+        if self.sweep_queue is not None:
+            # Lambda checks the role's SQS permissions when the mapping is created.
+            self._sweep_mapping(self.sweep_queue, depends_on=[self._role_policy, *after])
+        rules = [
+            self._rule(
+                "api-calls",
+                "ECR write calls made by anyone but the enforcer",
+                after,
+                event_pattern=self.role.arn.apply(lambda arn: json.dumps(api_call_pattern(arn))),
+            ),
+            self._rule(
+                "repository-created",
+                "Repositories ECR created itself (pull through cache, create on push)",
+                after,
+                event_pattern=json.dumps(repository_created_pattern()),
+            ),
+            self._rule(
+                "schedule",
+                "Periodic sweep of the whole registry",
+                after,
+                schedule_expression=settings.schedule_expression,
+            ),
+        ]
+        self._dead_letter_queue_policy(rules)
 
     def _child(self, **options: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **options)
@@ -146,10 +179,11 @@ class Enforcer(pulumi.ComponentResource):
             lambda account: (
                 bus
                 if bus.startswith("arn:")
-                else f"arn:aws:events:{settings.region}:{account}:event-bus/{bus}"
+                else f"arn:{partition_of(settings.region)}:events:{settings.region}:{account}:event-bus/{bus}"
             )
         )
         resources = pulumi.Output.all(
+            account_id=args.account_id,
             log_group_arn=log_group.arn,
             topic_arn=args.findings_topic_arn,
             event_bus_arn=bus_arn,
@@ -160,6 +194,9 @@ class Enforcer(pulumi.ComponentResource):
                 role_policy(
                     args.iam_actions,
                     region=settings.region,
+                    registry_iam_actions=args.registry_iam_actions,
+                    service_linked_roles=args.service_linked_roles,
+                    passed_role_arns=args.passed_role_arns,
                     queue_consumer_iam_actions=args.queue_consumer_iam_actions,
                     **arns,
                 )
@@ -172,8 +209,11 @@ class Enforcer(pulumi.ComponentResource):
     ) -> aws.lambda_.Function:
         args = self._args
         settings = args.settings
+        # What `doctor` compares with a local desired_state.json: the bytes the function reads, from the zip.
+        desired_state_sha256 = member_sha256(args.package, DESIRED_STATE_MEMBER)
         environment: dict[str, pulumi.Input[str]] = {
             "DESIRED_STATE_PATH": DESIRED_STATE_PATH,
+            DESIRED_STATE_SHA256_VARIABLE: desired_state_sha256,
             "ENFORCER_MODE": args.mode,
             "FINDINGS_TOPIC_ARN": args.findings_topic_arn,
             "FINDINGS_EVENT_BUS": settings.findings_event_bus,
@@ -196,15 +236,70 @@ class Enforcer(pulumi.ComponentResource):
             handler=HANDLER,
             code=pulumi.FileArchive(str(args.package)),
             source_code_hash=archive_sha256(args.package),
-            layers=[settings.powertools_layer_arn],
+            layers=[self._powertools_layer()],
             timeout=TIMEOUT_SECONDS,
             memory_size=MEMORY_MB,
+            # None, the default, leaves the function on the account's unreserved pool (no reservation).
             reserved_concurrent_executions=settings.reserved_concurrency,
             publish=True,  # a version per deployment, which the alias (and the baseline's ordering) follows
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            tags={DESIRED_STATE_SHA256_TAG: desired_state_sha256},
             opts=self._child(depends_on=depends_on),
+        )
+
+    def _powertools_layer(self) -> pulumi.Input[str]:
+        """The pinned layer version, or else the latest: its ARN is the value of Powertools' public SSM
+        parameter, read at each preview/up (so a new Powertools release updates the function)."""
+        settings = self._args.settings
+        if settings.powertools_layer_arn is not None:
+            return settings.powertools_layer_arn
+        # `insecure_value`: the parameter is a public String, and `value` would hide the ARN in diffs.
+        parameter = aws.ssm.get_parameter_output(name=settings.powertools_layer_parameter)
+        return parameter.apply(lambda result: result.insecure_value)
+
+    def _async_invoke_config(self) -> None:
+        """Retries and the on-failure destination of the asynchronous invocations EventBridge makes.
+
+        The destination is the targets' dead-letter queue: one queue (and one alarm, DeadLetters) holds every
+        event the enforcer never handled. Lambda sends there with the function's role, so the role may send
+        to that queue alone, in a policy of its own.
+        """
+        queue = self.dead_letter_queue
+        send = aws.iam.RolePolicy(
+            "on-failure-destination-policy",
+            role=self.role.id,
+            policy=queue.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "OnFailureDestination",
+                                "Effect": "Allow",
+                                "Action": ["sqs:SendMessage"],
+                                "Resource": [arn],
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=self._child(),
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            "async-invoke-config",
+            function_name=self.function.name,
+            qualifier=self.alias.name,  # what the rules invoke
+            maximum_retry_attempts=ASYNC_MAX_RETRY_ATTEMPTS,
+            maximum_event_age_in_seconds=ASYNC_MAX_EVENT_AGE_SECONDS,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=queue.arn
+                )
+            ),
+            # Lambda checks that the role may send to the destination when the configuration is put.
+            opts=self._child(depends_on=[send]),
         )
 
     def _sweep_queues(self) -> tuple[aws.sqs.Queue, aws.sqs.Queue]:
@@ -249,9 +344,20 @@ class Enforcer(pulumi.ComponentResource):
             opts=self._child(depends_on=depends_on),
         )
 
-    def _rule(self, name: str, description: str, **trigger: Any) -> aws.cloudwatch.EventRule:
+    def _rule(
+        self, name: str, description: str, after: Sequence[pulumi.Resource], **trigger: Any
+    ) -> aws.cloudwatch.EventRule:
         rule = aws.cloudwatch.EventRule(
-            name, description=f"{APP_NAME}: {description}", **trigger, opts=self._child()
+            name, description=f"{APP_NAME}: {description}", **trigger, opts=self._child(depends_on=after)
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-permission",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            qualifier=self.alias.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=self._child(),
         )
         aws.cloudwatch.EventTarget(
             f"{name}-target",
@@ -262,16 +368,8 @@ class Enforcer(pulumi.ComponentResource):
                 maximum_retry_attempts=RETRY_MAX_ATTEMPTS,
             ),
             dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=self.dead_letter_queue.arn),
-            opts=self._child(),
-        )
-        aws.lambda_.Permission(
-            f"{name}-permission",
-            action="lambda:InvokeFunction",
-            function=self.function.name,
-            qualifier=self.alias.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=self._child(),
+            # Only a target that may invoke exists: created after its permission, deleted before it.
+            opts=self._child(depends_on=[permission, *after]),
         )
         return rule
 
@@ -343,6 +441,12 @@ class Enforcer(pulumi.ComponentResource):
             ],
             opts=self._child(depends_on=[bucket_policy]),
         )
+
+
+def member_sha256(archive: Path, member: str) -> str:
+    """The SHA-256 (hex) of one file of a zip, as extracted."""
+    with zipfile.ZipFile(archive) as zf:
+        return hashlib.sha256(zf.read(member)).hexdigest()
 
 
 def _trail_bucket_policy(bucket_arn: str, trail_arn: str, account_id: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ for real, without the pip install of its pinned SDK (``test_package.py`` covers 
 from __future__ import annotations
 
 import json
+import re
 import runpy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ from tests.conftest import ACCOUNT_ID, REGION
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 PROJECT = "ecr-drift-enforcer"
 STACKS = ("dev", "prod")
+# The layer version the mocked `/aws/service/powertools/python/<arch>/<runtime>/latest` parameters name.
+POWERTOOLS_LATEST_LAYER_VERSION = 31
+_POWERTOOLS_PARAMETER = re.compile(
+    r"^/aws/service/powertools/python/(?P<arch>arm64|x86_64)/python(?P<major>3)\.(?P<minor>1[0-9])/latest$"
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,28 @@ class StackMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             arn = f"arn:aws:iam::{ACCOUNT_ID}:user/deployer"
             return {"accountId": ACCOUNT_ID, "arn": arn, "id": ACCOUNT_ID, "userId": "AIDAEXAMPLE"}
+        if args.token == "aws:ssm/getParameter:getParameter":
+            return _powertools_parameter(args.args["name"])
         raise AssertionError(f"unexpected provider call {args.token}")
+
+
+def _powertools_parameter(name: str) -> dict[str, Any]:
+    """Powertools' public parameter as SSM returns it: a String whose value is the layer version's ARN."""
+    match = _POWERTOOLS_PARAMETER.match(name)
+    assert match, f"unexpected SSM parameter {name}"
+    layer = f"AWSLambdaPowertoolsPythonV3-python{match['major']}{match['minor']}-{match['arch']}"
+    arn = f"arn:aws:lambda:{REGION}:017000801446:layer:{layer}:{POWERTOOLS_LATEST_LAYER_VERSION}"
+    return {
+        "arn": f"arn:aws:ssm:{REGION}::parameter{name}",
+        "id": name,
+        "name": name,
+        "type": "String",
+        "value": arn,
+        "insecureValue": arn,
+        "version": 42,
+        "withDecryption": True,
+        "region": REGION,
+    }
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

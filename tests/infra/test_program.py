@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from typing import Any
 
 import pulumi
 import pytest
 
-from handler import engine
+from handler import engine, metrics
 from handler.config import EnforcerConfig
-from handler.desired import DesiredState, resolve
+from handler.desired import DesiredState, load_desired_state_text, resolve
 from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
 from handler.documents.mutability import desired_tag_mutability
 from handler.documents.repository_policy import build_repository_policy, render_repository_policy
-from handler.role import QUEUE_CONSUMER_IAM_ACTIONS, required_iam_actions
+from handler.role import QUEUE_CONSUMER_IAM_ACTIONS, registry_iam_actions, required_iam_actions
 from handler.settings.tag_mutability import to_api
+from infra import package
 from infra.components.enforcer import HANDLER, TIMEOUT_SECONDS
 from infra.config import SettingsError
 from infra.event_patterns import api_call_pattern, repository_created_pattern
-from infra.iam import RUNTIME_ACTIONS
-from tests.infra.conftest import StackRun, run_program, stack_config, stack_yaml
+from infra.iam import ECR_SERVICE_PRINCIPALS, RUNTIME_ACTIONS
+from tests.conftest import EXAMPLE_PATH
+from tests.infra.conftest import (
+    POWERTOOLS_LATEST_LAYER_VERSION,
+    Registered,
+    StackRun,
+    run_program,
+    stack_config,
+    stack_yaml,
+)
 
 # pulumi_aws.s3 announces its deprecated *V2 classes when the mocks first load it; the program uses none.
 pytestmark = pytest.mark.filterwarnings("ignore:.*has been deprecated in favor of:DeprecationWarning")
 
 REPOSITORY = "aws:ecr/repository:Repository"
+CACHE_ROLE = "arn:aws:iam::123456789012:role/ecr-upstream-pull"
 LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 FUNCTION = "aws:lambda/function:Function"
@@ -35,9 +47,16 @@ PERMISSION = "aws:lambda/permission:Permission"
 QUEUE = "aws:sqs/queue:Queue"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+BASELINE = "ecr-drift-enforcer:registry:Baseline"
+POWERTOOLS_LAYER = (
+    "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{}"
+)
 SWEEP_ENVIRONMENT = {"SWEEP_QUEUE_URL", "SWEEP_BATCH_SIZE"}
 ENVIRONMENT = {
     "DESIRED_STATE_PATH",
+    "DESIRED_STATE_SHA256",
     "ENFORCER_MODE",
     "FINDINGS_TOPIC_ARN",
     "FINDINGS_EVENT_BUS",
@@ -50,8 +69,8 @@ ENVIRONMENT = {
 }
 
 
-def _config(run: StackRun, key: str) -> Any:
-    return stack_yaml(run.stack)[f"ecr-drift-enforcer:{key}"]
+def _config(run: StackRun, key: str, default: Any = None) -> Any:
+    return stack_yaml(run.stack).get(f"ecr-drift-enforcer:{key}", default)
 
 
 def _enforcer_role_policy(run: StackRun) -> dict[str, Any]:
@@ -71,6 +90,35 @@ def dev_without_fan_out(program_env: Any) -> StackRun:
         **stack_config("dev"),
         "ecr-drift-enforcer:sweepFanOut": "false",
         "ecr-drift-enforcer:reservedConcurrency": "1",
+    }
+    return run_program("dev", config)
+
+
+@pytest.fixture(scope="module")
+def dev_with_cache_role(program_env: Any) -> StackRun:
+    """The example desired state plus an ECR-to-ECR cache rule with a custom role, which ECR is handed."""
+    document = json.loads(EXAMPLE_PATH.read_text())
+    document["registry"]["pull_through_cache"]["central"] = {
+        "upstream_registry_url": "111122223333.dkr.ecr.us-east-1.amazonaws.com",
+        "custom_role_arn": CACHE_ROLE,
+    }
+    text = json.dumps(document)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            "handler.desired.load_desired_state",
+            lambda _path, *, home: load_desired_state_text(text, home=home),
+        )
+        return run_program("dev", stack_config("dev"))
+
+
+@pytest.fixture(scope="module")
+def dev_with_overrides(program_env: Any) -> StackRun:
+    """The optional settings set: a reservation, a larger sweep concurrency, a pinned Powertools layer."""
+    config = {
+        **stack_config("dev"),
+        "ecr-drift-enforcer:reservedConcurrency": "6",
+        "ecr-drift-enforcer:sweepMaximumConcurrency": "3",
+        "ecr-drift-enforcer:powertoolsLayerVersion": "27",
     }
     return run_program("dev", config)
 
@@ -195,13 +243,9 @@ def test_function_settings(stack_run: StackRun) -> None:
     assert inputs["timeout"] == TIMEOUT_SECONDS == 900
     # The engine keeps its last minute for retries' end and publishing: most of the run is left for work.
     assert engine.SAFETY_MARGIN_MS <= TIMEOUT_SECONDS * 1000 // 10
-    assert inputs["reservedConcurrentExecutions"] == _config(stack_run, "reservedConcurrency") <= 5
+    assert inputs.get("reservedConcurrentExecutions") == _config(stack_run, "reservedConcurrency")
     assert inputs["publish"] is True
     assert inputs["tracingConfig"] == {"mode": "Active"}
-    version = _config(stack_run, "powertoolsLayerVersion")
-    assert inputs["layers"] == [
-        f"arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{version}"
-    ]
     assert isinstance(inputs["code"], pulumi.FileArchive)
     assert inputs["code"].path.endswith(".zip")
     assert len(inputs["sourceCodeHash"]) == 64
@@ -229,7 +273,9 @@ def test_function_environment(stack_run: StackRun) -> None:
 def test_role_actions_are_exactly_the_declared_ones_and_the_runtimes(stack_run: StackRun) -> None:
     statements = _enforcer_role_policy(stack_run)["Statement"]
     actions = _actions(statements)
-    assert sorted(actions) == sorted({*required_iam_actions(), *QUEUE_CONSUMER_IAM_ACTIONS, *RUNTIME_ACTIONS})
+    # The example's cache rule has no custom role: there is nothing to pass, so no iam:PassRole.
+    declared = set(required_iam_actions()) - {"iam:PassRole"}
+    assert sorted(actions) == sorted({*declared, *QUEUE_CONSUMER_IAM_ACTIONS, *RUNTIME_ACTIONS})
     assert len(actions) == len(set(actions))
     assert not [a for a in actions if "*" in a], "no wildcard actions"
     assert not {"ecr:DeleteRepository", "ecr:BatchDeleteImage", "sqs:DeleteQueue", "sqs:PurgeQueue"} & set(
@@ -260,6 +306,26 @@ def test_role_scopes_what_it_can(stack_run: StackRun) -> None:
     assert by_sid["EnforcerDeclaredActions"]["Condition"] == {
         "StringEquals": {"aws:RequestedRegion": "eu-west-1"}
     }
+    # ECR actions that name a repository are held to the account's repositories; registry-level ones on "*".
+    repository_actions = by_sid["EcrRepositories"]["Action"]
+    assert by_sid["EcrRepositories"]["Resource"] == ["arn:aws:ecr:eu-west-1:123456789012:repository/*"]
+    assert {"ecr:DescribeRepositories", "ecr:PutLifecyclePolicy", "ecr:TagResource"} <= set(
+        repository_actions
+    )
+    assert [a for a in by_sid["EnforcerDeclaredActions"]["Action"] if a.startswith("ecr:")] == (
+        registry_iam_actions()
+    )
+    assert by_sid["ServiceLinkedRoles"]["Condition"] == {
+        "StringEquals": {
+            "iam:AWSServiceName": [
+                "ecr.amazonaws.com",
+                "inspector2.amazonaws.com",
+                "pullthroughcache.ecr.amazonaws.com",
+                "replication.ecr.amazonaws.com",
+            ]
+        }
+    }
+    assert "PassRolesToEcr" not in by_sid  # the example passes no role
     assert by_sid["KmsThroughEcr"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "ecr.eu-west-1.amazonaws.com"}
     }
@@ -267,6 +333,26 @@ def test_role_scopes_what_it_can(stack_run: StackRun) -> None:
     assert log_group.inputs["retentionInDays"] == _config(stack_run, "logRetentionDays")
     trust = json.loads(stack_run.one("aws:iam/role:Role", "role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_role_may_pass_a_cache_rules_custom_role_to_ecr_only(dev_with_cache_role: StackRun) -> None:
+    run = dev_with_cache_role
+    (rule,) = [
+        r
+        for r in run.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+        if r.inputs["ecrRepositoryPrefix"] == "central"
+    ]
+    assert rule.inputs["customRoleArn"] == CACHE_ROLE
+    statements = _enforcer_role_policy(run)["Statement"]
+    assert [s for s in statements if "iam:PassRole" in s["Action"]] == [
+        {
+            "Sid": "PassRolesToEcr",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [CACHE_ROLE],
+            "Condition": {"StringEquals": {"iam:PassedToService": list(ECR_SERVICE_PRINCIPALS)}},
+        }
+    ]
 
 
 def test_event_rules_targets_and_permissions(stack_run: StackRun) -> None:
@@ -305,6 +391,79 @@ def test_cloudtrail_trail_only_where_configured(dev: StackRun, prod: StackRun) -
     assert not prod.of_type("aws:s3/bucket:Bucket")
 
 
+def test_reserved_concurrency_is_unset_by_default_and_set_when_configured(
+    dev: StackRun, prod: StackRun, dev_with_overrides: StackRun
+) -> None:
+    assert "ecr-drift-enforcer:reservedConcurrency" not in stack_yaml("dev")
+    # Absent, not 0 (which would stop every invocation): the provider then removes any reservation.
+    assert "reservedConcurrentExecutions" not in dev.one(FUNCTION, "function").inputs
+    assert prod.one(FUNCTION, "function").inputs["reservedConcurrentExecutions"] == 3
+    assert dev_with_overrides.one(FUNCTION, "function").inputs["reservedConcurrentExecutions"] == 6
+
+
+def test_powertools_layer_is_the_latest_from_ssm_unless_pinned(
+    stack_run: StackRun, dev_with_overrides: StackRun
+) -> None:
+    assert _config(stack_run, "powertoolsLayerVersion") is None
+    # The mocks answer `/aws/service/powertools/python/arm64/python3.13/latest` only.
+    latest = POWERTOOLS_LAYER.format(POWERTOOLS_LATEST_LAYER_VERSION)
+    assert stack_run.one(FUNCTION, "function").inputs["layers"] == [latest]
+    assert dev_with_overrides.one(FUNCTION, "function").inputs["layers"] == [POWERTOOLS_LAYER.format(27)]
+
+
+def test_the_packaged_desired_state_hash_is_an_environment_variable_and_a_tag(stack_run: StackRun) -> None:
+    inputs = stack_run.one(FUNCTION, "function").inputs
+    # The bytes the function reads: desired_state.json inside the deployed zip.
+    with zipfile.ZipFile(inputs["code"].path) as zf:
+        packaged = zf.read("desired_state.json")
+    digest = hashlib.sha256(packaged).hexdigest()
+    assert packaged == (package.ROOT / "desired_state.json").read_bytes()
+    assert inputs["environment"]["variables"]["DESIRED_STATE_SHA256"] == digest
+    assert inputs["tags"] == {"ecr-drift:desired-state-sha256": digest}
+
+
+def test_asynchronous_invocations_retry_once_and_park_failures_in_the_dead_letter_queue(
+    stack_run: StackRun,
+) -> None:
+    (config,) = stack_run.of_type(INVOKE_CONFIG)
+    inputs = config.inputs
+    function = stack_run.one(FUNCTION, "function").inputs
+    alias = stack_run.one("aws:lambda/alias:Alias", "live").inputs
+    dead_letters = stack_run.one(QUEUE, "dead-letter-queue").inputs
+    # The configuration of the alias the rules invoke (a function's unqualified one would not apply).
+    assert (
+        (inputs["functionName"], inputs["qualifier"])
+        == (function["name"], alias["name"])
+        == (
+            function["name"],
+            "live",
+        )
+    )
+    assert {t.inputs["arn"] for t in stack_run.of_type(TARGET)} == {alias["arn"]}
+    assert 0 <= inputs["maximumRetryAttempts"] <= 1
+    assert 60 <= inputs["maximumEventAgeInSeconds"] <= 3600
+    assert inputs["destinationConfig"] == {"onFailure": {"destination": dead_letters["arn"]}}
+    # Lambda sends to the destination with the function's role: it may send there, and nowhere else.
+    send = stack_run.one(ROLE_POLICY, "on-failure-destination-policy")
+    assert send.inputs["role"] == stack_run.one(ROLE_POLICY, "role-policy").inputs["role"]
+    assert json.loads(send.inputs["policy"])["Statement"] == [
+        {
+            "Sid": "OnFailureDestination",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [dead_letters["arn"]],
+        }
+    ]
+    assert send.urn in config.dependencies  # Lambda checks the permission when the config is put
+    # The queue's depth raises an alarm on the topic from its first message.
+    alarm = stack_run.one(ALARM, "DeadLetters").inputs
+    assert (alarm["namespace"], alarm["metricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["dimensions"] == {"QueueName": dead_letters["name"]}
+    assert alarm["statistic"] == "Maximum"
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert alarm["alarmActions"] == [stack_run.one("aws:sns/topic:Topic", "findings").inputs["arn"]]
+
+
 # ---- sweep fan-out ---------------------------------------------------------------------------------------
 
 
@@ -316,10 +475,12 @@ def test_sweep_queue_and_its_dead_letter_queue(stack_run: StackRun) -> None:
     # A message must stay invisible for as long as Lambda may hold it (AWS: 6x the function timeout).
     assert TIMEOUT_SECONDS < queue["visibilityTimeoutSeconds"] == 6 * TIMEOUT_SECONDS <= 43_200
     assert queue["messageRetentionSeconds"] == 86_400
-    assert json.loads(queue["redrivePolicy"]) == {
-        "deadLetterTargetArn": dead_letters["arn"],
-        "maxReceiveCount": 3,
-    }
+    redrive = json.loads(queue["redrivePolicy"])
+    assert redrive == {"deadLetterTargetArn": dead_letters["arn"], "maxReceiveCount": 5}
+    # Throttled deliveries count as receives: failures need room beyond them.
+    assert redrive["maxReceiveCount"] >= 5
+    # A batch received that often is still in the queue when it is parked, not expired on the way.
+    assert redrive["maxReceiveCount"] * queue["visibilityTimeoutSeconds"] < queue["messageRetentionSeconds"]
     assert queue["messageRetentionSeconds"] < dead_letters["messageRetentionSeconds"] == 1_209_600
     assert queue["sqsManagedSseEnabled"] is True
     assert dead_letters["sqsManagedSseEnabled"] is True
@@ -334,9 +495,9 @@ def test_sweep_queue_feeds_the_live_alias_one_batch_at_a_time(stack_run: StackRu
     assert inputs["functionName"].endswith(f":function:ecr-drift-enforcer-{stack_run.stack}:live")
     assert inputs["batchSize"] == 1
     assert inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
-    reserved = _config(stack_run, "reservedConcurrency")
-    assert 2 <= inputs["scalingConfig"]["maximumConcurrency"] <= reserved
-    assert inputs["scalingConfig"]["maximumConcurrency"] == max(2, reserved - 1)
+    assert inputs["scalingConfig"]["maximumConcurrency"] == _config(stack_run, "sweepMaximumConcurrency", 2)
+    if (reserved := _config(stack_run, "reservedConcurrency")) is not None:
+        assert inputs["scalingConfig"]["maximumConcurrency"] < reserved  # events keep an execution
     # Lambda checks the role's SQS permissions when it creates the mapping.
     assert stack_run.one("aws:iam/rolePolicy:RolePolicy", "role-policy").urn in mapping.dependencies
 
@@ -350,12 +511,25 @@ def test_without_fan_out_there_is_no_queue_mapping_or_queue_permission(dev_witho
     assert function["reservedConcurrentExecutions"] == 1
     # The function sends nothing then, so the role holds no SQS action at all.
     actions = _actions(_enforcer_role_policy(run)["Statement"])
-    declared = [a for a in required_iam_actions() if not a.startswith("sqs:")]
+    declared = [a for a in required_iam_actions() if not a.startswith("sqs:") and a != "iam:PassRole"]
     assert sorted(actions) == sorted({*declared, *RUNTIME_ACTIONS})
     assert not {"SweepBatchesNotSent", "SweepDeadLetters"} & {a.name for a in run.of_type(ALARM)}
     dashboard = run.one("aws:cloudwatch/dashboard:Dashboard", "dashboard").inputs["dashboardBody"]
     assert "-sweep" not in dashboard  # neither the sweep queue nor its dead-letter queue
     assert "SweepBatchesNotSent" not in dashboard
+
+
+def test_sweep_concurrency_has_its_own_setting(
+    dev: StackRun, prod: StackRun, dev_with_overrides: StackRun
+) -> None:
+    def maximum(run: StackRun) -> int:
+        (mapping,) = run.of_type(MAPPING)
+        concurrency: int = mapping.inputs["scalingConfig"]["maximumConcurrency"]
+        return concurrency
+
+    # The default bounds the sweep with or without a reservation (dev has none, prod reserves 3).
+    assert maximum(dev) == maximum(prod) == 2
+    assert maximum(dev_with_overrides) == 3  # not derived from its reservedConcurrency of 6
 
 
 # ---- alerting and outputs ---------------------------------------------------------------------------------
@@ -376,6 +550,8 @@ def test_alerting(stack_run: StackRun) -> None:
         "DeadLetters",
         "SweepBatchesNotSent",
         "SweepDeadLetters",
+        "ConfigInvalid",
+        "PublishFailures",
     }
     assert all(a["alarmActions"] == [topic_arn] for a in alarms.values())
     assert alarms["DriftDetected"]["namespace"] == "ECRDriftEnforcer"
@@ -410,6 +586,16 @@ def test_alerting(stack_run: StackRun) -> None:
     assert sweep_dead_letters in text
 
 
+def test_alarms_on_configuration_and_publishing_failures(stack_run: StackRun) -> None:
+    alarms = {a.name: a.inputs for a in stack_run.of_type(ALARM)}
+    for metric in (metrics.CONFIG_INVALID, metrics.PUBLISH_FAILURES):
+        alarm = alarms[metric]
+        assert (alarm["namespace"], alarm["metricName"]) == (metrics.NAMESPACE, metric)
+        assert alarm["dimensions"] == {"service": metrics.SERVICE}
+        assert alarm["name"] == f"ecr-drift-enforcer-{stack_run.stack}-{metric}"
+        assert (alarm["statistic"], alarm["threshold"]) == ("Sum", 1)
+
+
 def test_outputs(stack_run: StackRun, example_state: DesiredState) -> None:
     outputs = stack_run.outputs
     assert outputs["repository_urls"] == {
@@ -421,7 +607,61 @@ def test_outputs(stack_run: StackRun, example_state: DesiredState) -> None:
     assert outputs["dashboard_url"].endswith(f"#dashboards:name=ecr-drift-enforcer-{stack_run.stack}")
 
 
+# ---- destroy order --------------------------------------------------------------------------------------
+
+
+def _descendants(run: StackRun, ancestor: Registered) -> list[Registered]:
+    children = [r for r in run.resources if r.parent == ancestor.urn]
+    return children + [d for child in children for d in _descendants(run, child)]
+
+
+def test_what_invokes_the_enforcer_depends_on_the_baseline(stack_run: StackRun) -> None:
+    """Pulumi deletes dependents first: on `pulumi destroy` the rules, targets and sweep mapping go before
+    the baseline, so that deleting it invokes no enforcer that would re-create it."""
+    baseline = _descendants(stack_run, stack_run.one(BASELINE, "registry"))
+    baseline_urns = {r.urn for r in baseline if not r.type.startswith("ecr-drift-enforcer:")}
+    assert len(baseline_urns) >= len(stack_run.of_type(REPOSITORY)) + 4
+    triggers = stack_run.of_type(RULE) + stack_run.of_type(TARGET) + stack_run.of_type(MAPPING)
+    assert len(triggers) == 7
+    for trigger in triggers:
+        assert baseline_urns <= set(trigger.dependencies), trigger.name
+    # No cycle: the baseline waits for the function's version, never for what invokes it.
+    trigger_urns = {t.urn for t in triggers}
+    assert not [r for r in baseline if trigger_urns & set(r.dependencies)]
+    # A target is deleted before the permission that lets it invoke (and created after it).
+    permissions = {p.name: p.urn for p in stack_run.of_type(PERMISSION)}
+    for target in stack_run.of_type(TARGET):
+        assert permissions[target.name.replace("-target", "-permission")] in target.dependencies
+
+
 # ---- failures ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"reservedConcurrency": "2"},
+            "reservedConcurrency must be at least sweepMaximumConcurrency + 1 (3) with sweepFanOut, or unset,"
+            " not 2",
+        ),
+        (
+            {"reservedConcurrency": "4", "sweepMaximumConcurrency": "4"},
+            "reservedConcurrency must be at least sweepMaximumConcurrency + 1 (5)",
+        ),
+        ({"sweepMaximumConcurrency": "1"}, "sweepMaximumConcurrency must be between 2 and 1000"),
+        ({"sweepMaximumConcurrency": "1001"}, "sweepMaximumConcurrency must be between 2 and 1000"),
+        ({"reservedConcurrency": "0"}, "reservedConcurrency must be a positive number, not 0"),
+        ({"powertoolsLayerVersion": "0"}, "powertoolsLayerVersion must be a positive number, not 0"),
+    ],
+)
+def test_concurrency_and_layer_settings_are_checked_at_preview(
+    program_env: Any, settings: dict[str, str], problem: str
+) -> None:
+    config = {**stack_config("dev"), **{f"ecr-drift-enforcer:{k}": v for k, v in settings.items()}}
+    with pytest.raises(SettingsError) as raised:
+        run_program("dev", config)
+    assert problem in str(raised.value)
 
 
 def test_an_invalid_desired_state_stops_the_program_with_its_problems(
@@ -451,4 +691,4 @@ def test_invalid_settings_are_all_reported_at_once(program_env: Any) -> None:
     assert "alertEmails" in message
     assert "scheduleExpression" in message
     assert "sweepBatchSize must be at most 500, not 501" in message
-    assert "reservedConcurrency must be at least 2 with sweepFanOut" in message
+    assert "reservedConcurrency must be at least sweepMaximumConcurrency + 1 (3) with sweepFanOut" in message

@@ -1,6 +1,6 @@
 """Publishing on moto: log lines, EMF metrics, SNS (read through an SQS subscription), EventBridge (a rule
 with an SQS target), Security Hub (moto's BatchImportFindings and GetFindings; BatchUpdateFindings, which moto
-lacks, through a small double), and failures that never raise."""
+lacks, through a small double: tests/securityhub_double.py), and failures that never raise."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from aws_lambda_powertools import Logger, Metrics
-from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from handler.aws.clients import AwsClients
 from handler.config import EnforcerConfig
@@ -34,6 +34,7 @@ from handler.publish import (
 )
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.lambda_harness import NAMESPACE, emitted_metrics
+from tests.securityhub_double import BatchUpdateFindingsDouble, FakeTime
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -144,34 +145,6 @@ def bus(sqs: SQSClient) -> tuple[str, str]:
     return "default", url
 
 
-class BatchUpdateFindingsDouble:
-    """moto lacks BatchUpdateFindings: record the calls, set the workflow in moto's store as AWS would."""
-
-    def __init__(self, clients: AwsClients) -> None:
-        self.calls: list[dict[str, Any]] = []
-        clients.securityhub.meta.events.register(
-            "before-call.securityhub.BatchUpdateFindings",
-            self,  # type: ignore[arg-type]  # a before-call hook may answer instead of AWS
-        )
-
-    def __call__(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        from moto.securityhub.models import securityhub_backends
-
-        params = json.loads(params["body"])  # before-call sees the serialised request
-        self.calls.append(params)
-        ids = {i["Id"] for i in params["FindingIdentifiers"]}
-        for finding in securityhub_backends[ACCOUNT_ID][REGION].findings:
-            if finding.id in ids:
-                finding.data["Workflow"] = params["Workflow"]
-        processed = params["FindingIdentifiers"]
-        parsed = {"ProcessedFindings": processed, "UnprocessedFindings": []}
-        return AWSResponse("", 200, HTTPHeaders(), None), parsed
-
-    @property
-    def resolved(self) -> list[str]:
-        return [i["Id"] for call in self.calls for i in call["FindingIdentifiers"]]
-
-
 def hub_findings() -> dict[str, dict[str, Any]]:
     client = boto3.client("securityhub", region_name=REGION)
     return {f["Id"]: dict(f) for f in client.get_findings()["Findings"]}
@@ -259,7 +232,7 @@ def test_metrics_totals_and_per_setting_blobs(
     metrics = emitted_metrics(capsys.readouterr().out)
     totals = {name: [v for v, dims in values if "Setting" not in dims] for name, values in metrics.items()}
     assert totals == {
-        DRIFT_DETECTED: [4.0],
+        DRIFT_DETECTED: [3.0],  # the remediated, the drift and the cache rule; not the unmanaged repository
         DRIFT_REMEDIATED: [1.0],
         REMEDIATION_FAILED: [1.0],
         REPOSITORIES_CHECKED: [4.0],
@@ -274,12 +247,30 @@ def test_metrics_totals_and_per_setting_blobs(
     assert per_setting == {
         (DRIFT_DETECTED, "scan_on_push"): 1.0,
         (DRIFT_DETECTED, "lifecycle_policy"): 1.0,
-        (DRIFT_DETECTED, "unmanaged_repository"): 1.0,
         (DRIFT_DETECTED, "pull_through_cache_rule"): 1.0,
         (DRIFT_REMEDIATED, "scan_on_push"): 1.0,
         (REMEDIATION_FAILED, "repository_policy"): 1.0,
     }
     assert all(dims["service"] == "ecr-drift-enforcer" for values in metrics.values() for _, dims in values)
+
+
+def test_a_sweep_with_only_reported_findings_detects_no_drift(
+    clients: AwsClients, out: Output, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What no run can fix would keep the DriftDetected alarm on: unmanaged repositories, encryption.
+    scratch = Finding("scratch-2", "unmanaged_repository", None, "scratch-2", Action.REPORTED)
+    encryption = Finding(
+        "legacy", "encryption", {"encryptionType": "KMS"}, {"encryptionType": "AES256"}, Action.REPORTED
+    )
+    sweep = report(UNMANAGED, scratch, encryption, checked=("scratch", "scratch-2", "legacy"))
+
+    publish(sweep, config=config(), clients=clients, logger=out.logger, metrics=out.metrics)
+    out.metrics.flush_metrics()
+
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics[DRIFT_DETECTED] == [(0.0, {"service": "ecr-drift-enforcer"})]  # none per setting either
+    assert metrics[REMEDIATION_FAILED] == [(0.0, {"service": "ecr-drift-enforcer"})]
+    assert metrics[REPOSITORIES_CHECKED] == [(3.0, {"service": "ecr-drift-enforcer"})]
 
 
 # ---- SNS ---------------------------------------------------------------------------------------------------
@@ -577,13 +568,18 @@ def test_every_channel_down_still_returns(
     assert sum("finding" in r for r in out.records()) == len(FULL.findings)
 
 
-def test_open_findings_are_queried_for_the_checked_resources_only(clients: AwsClients, out: Output) -> None:
-    BatchUpdateFindingsDouble(clients)
-    queries: list[dict[str, Any]] = []
+def test_open_findings_are_queried_for_the_checked_resources_only_20_at_a_time(
+    clients: AwsClients, out: Output, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    double = BatchUpdateFindingsDouble(clients)
+    fake = FakeTime()
+    queries: list[list[str]] = []
     clients.securityhub.meta.events.register(
         "before-parameter-build.securityhub.GetFindings",
-        lambda params, **_: queries.append(params["Filters"]),
+        lambda params, **_: queries.append([f["Value"] for f in params["Filters"]["ProductFields"]]),
     )
+    # publish() paces GetFindings by default: here on a fake clock.
+    monkeypatch.setattr(securityhub, "Pacer", partial(securityhub.Pacer, clock=fake.clock, sleep=fake.sleep))
     settings = config(SECURITY_HUB_FINDINGS="true")
     sweep = [f"repo-{i:03d}" for i in range(securityhub.FILTER_VALUES + 1)]
 
@@ -592,8 +588,12 @@ def test_open_findings_are_queried_for_the_checked_resources_only(clients: AwsCl
     publish(
         one, config=settings, clients=clients, logger=out.logger, metrics=out.metrics, registry_checked=True
     )
+    drifted = report(*(Finding(r, "tags", {"team": "a"}, {}) for r in sweep), checked=sweep)
+    publish(drifted, config=settings, clients=clients, logger=out.logger, metrics=out.metrics)
     publish(report(checked=sweep), config=settings, clients=clients, logger=out.logger, metrics=out.metrics)
 
-    assert len(queries) == 2  # a run that checked nothing asks nothing
-    assert [f["Value"] for f in queries[0]["ProductFields"]] == ["registry", "utila-cosigner"]
-    assert "ProductFields" not in queries[1]
+    # A run that checked nothing asks nothing; a sweep's resources are asked about 20 at a time.
+    assert queries == [["registry", "utila-cosigner"], *[sweep[:20], sweep[20:]] * 2]
+    assert fake.slept == [pytest.approx(securityhub.GET_FINDINGS_INTERVAL_S)] * 2  # between a sweep's queries
+    # moto answers every query with every finding: each is still resolved once.
+    assert sorted(double.resolved) == sorted(hub_id(r, "tags") for r in sweep)
