@@ -1,34 +1,49 @@
 # One command per job. Every target creates .venv and installs the project on first use,
-# so a fresh machine needs only python3 and make.
+# so a fresh machine needs only python3 and make. `make help` lists the targets: each is documented by the
+# one `## ` line right above it.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit schema clean
+.DEFAULT_GOAL := help
+.PHONY: help install demo sandbox test lint typecheck unit schema bench clean
 
+## List the targets, one line each.
+help:
+	@awk '/^## /{doc = substr($$0, 4); next} /^[a-z-]+:/ && doc {printf "  make %-10s %s\n", substr($$1, 1, length($$1) - 1), doc} {doc = ""}' $(MAKEFILE_LIST)
+
+# The dev venv: the CLI with its `demo` and `infra` extras, and the test and lint tools.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## Create .venv with the project (editable), its extras and the dev tools.
 install: $(STAMP)
 
-## The README's first command: the product on the example desired state, no AWS account needed.
+## The README's first command: the whole loop on an embedded AWS double, no account needed.
 demo: $(STAMP)
 	$(BIN)/ecr-drift demo
 
-## The README's second command, and exactly what CI runs (.ci/run).
+## A local ECR endpoint (moto_server plus what moto lacks) for plan/enforce/audit; Ctrl-C stops it.
+sandbox: $(STAMP)
+	$(BIN)/ecr-drift sandbox
+
+## The README's second command, and exactly what CI runs (.ci/run): lint, typecheck, unit.
 test: lint typecheck unit
 
+## ruff: lint and format check.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## mypy --strict on handler, infra and bench.
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict handler infra bench
 
+## pytest, on every core.
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
 
@@ -36,10 +51,10 @@ unit: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/ecr-drift schema > desired_state.schema.json
 
-## The benchmark (a few minutes on 2 cores; not part of `make test`): rewrites the tables in BENCHMARKS.md.
-.PHONY: bench
+## The benchmark (a few minutes; not part of `make test`): rewrites the tables in BENCHMARKS.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 100 500 2000 --write BENCHMARKS.md
 
+## Remove .venv, build output and the tools' caches.
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

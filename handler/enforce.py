@@ -144,20 +144,30 @@ def _handle(event: Any, context: LambdaContext) -> dict[str, Any]:
     else:
         log_findings = finding_logger(logger, mode=str(mode), trigger=target.trigger)
         listing: list[Finding] = []
+        # The names a person gave; not a page's, whose repository deleted since its listing is no typo.
+        named_by_person = isinstance(target, ManualTarget) and not target.is_sweep
         if isinstance(target, ManualTarget) and target.is_sweep:  # answered a page at a time
             target, next_page, listing = manual_page(clients.ecr, state, target)
             log_findings(listing)
             if next_page is not None:
                 extra["next_page"] = next_page
-        report = engine.run(
-            target,
-            state=state,
-            mode=mode,
-            clients=clients,
-            time_left_ms=context.get_remaining_time_in_millis,
-            allow_mass_change=isinstance(target, ManualTarget) and target.allow_mass_change,
-            on_findings=log_findings,
-        )
+        try:
+            report = engine.run(
+                target,
+                state=state,
+                mode=mode,
+                clients=clients,
+                time_left_ms=context.get_remaining_time_in_millis,
+                allow_mass_change=isinstance(target, ManualTarget) and target.allow_mass_change,
+                on_findings=log_findings,
+                refuse_unknown=named_by_person,
+            )
+        except engine.UnknownRepositories as error:
+            # A person's typo: nothing checked or written, the reason in the answer. Counted as an invalid
+            # manual invoke is (ignored), as it is no fault of the enforcer to alarm on.
+            logger.warning("manual invoke refused: unknown repositories", extra={"reason": str(error)})
+            metrics.add_metric(name=metrics_names.EVENTS_IGNORED, unit=MetricUnit.Count, value=1)
+            return {"status": "error", "error": str(error), "unknown_repositories": error.suggestions}
         report.findings[:0] = listing
     publish_errors = publish(
         report,

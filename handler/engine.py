@@ -4,6 +4,7 @@ isolation. The Lambda, the CLI and the demo all run this; it decides nothing tha
 
 from __future__ import annotations
 
+import difflib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from handler.aws.clients import AwsClients
 from handler.aws.deadline import LAST_RETRY_MS, deadline
 from handler.aws.errors import AwsError, Sleep, error_text, is_read_operation
+from handler.aws.lifecycle_guard import mass_expiry
 from handler.aws.observe import (
     describe_repositories,
     list_repositories,
@@ -25,6 +27,7 @@ from handler.aws.remediate import Guards, RepositoryAppeared, apply
 from handler.blast_radius import held, over_limit
 from handler.desired import DesiredState, resolve
 from handler.drift import (
+    CREATE_REPOSITORY,
     desired_registry,
     desired_repository,
     registry_changes,
@@ -55,6 +58,21 @@ class AuditWriteRefused(RuntimeError):
     """A write was attempted in audit mode; the guard refused it before it left the process."""
 
 
+class UnknownRepositories(ValueError):
+    """Repositories a person named that do not exist and that no name or pattern of the desired state
+    manages: most likely typos, which a run would otherwise call compliant. ``suggestions``: each such name,
+    with the desired and existing names close to it; ``problems``: a sentence for each."""
+
+    def __init__(self, suggestions: dict[str, list[str]]) -> None:
+        self.suggestions = suggestions
+        self.problems = [
+            f"no repository named {name}: it does not exist and the desired state does not manage it"
+            + (f"; did you mean {' or '.join(close)}?" if close else "")
+            for name, close in suggestions.items()
+        ]
+        super().__init__("; ".join(self.problems))
+
+
 def run(
     target: Target,
     *,
@@ -67,6 +85,8 @@ def run(
     allow_mass_expiry: bool = False,
     allow_mass_change: bool = False,
     on_findings: Callable[[list[Finding]], None] | None = None,
+    refuse_unknown: bool = False,
+    predict_guards: bool = False,
 ) -> Report:
     """Check ``target`` against ``state``; in enforce mode, re-apply what drifted.
 
@@ -76,6 +96,12 @@ def run(
     ``allow_mass_expiry`` lifts ``enforcement.lifecycle_guard`` and ``allow_mass_change``
     ``enforcement.blast_radius`` for this run. ``on_findings`` gets each repository's findings (and the
     registry's, and the listing's) as soon as they are final, so a run killed later still leaves them.
+
+    ``refuse_unknown``: the target's repositories were named by a person (`ecr-drift -r`, a manual invoke);
+    one that does not exist and is not managed raises :class:`UnknownRepositories` before anything is
+    written. ``predict_guards`` (audit mode, `ecr-drift plan`): the findings enforce's guards would block are
+    shown ``blocked``, the blast radius counted as enforce counts it, the lifecycle guard on the images
+    (DescribeImages, a read).
     """
     mode = effective_mode(mode, state.enforcement.mode)
     if time_left_ms is not None and time_left_ms() < SAFETY_MARGIN_MS:  # not even the listing would finish
@@ -86,13 +112,15 @@ def run(
         )
     # Created before any thread starts: boto3 clients are thread-safe, their lazy creation is not.
     ecr = clients.ecr
-    context = _RunContext(ecr, state, mode, sleep, allow_mass_expiry)
+    context = _RunContext(ecr, state, mode, sleep, allow_mass_expiry, predict_guards)
     named = set(target.repositories or ())
     done = _Done(on_findings)
     with _write_counter(ecr, refuse=mode is Mode.AUDIT) as writes, deadline(ecr, time_left_ms):
         registry = context.plan_registry() if target.registry else []
         jobs, listing = _jobs(ecr, target, state, sleep)
-        done.add(ALL_REPOSITORIES, listing)
+        if refuse_unknown:
+            _refuse_unknown(ecr, state, jobs)
+        done.add(ALL_REPOSITORIES, [context.planned(Change(finding)) for finding in listing])
         counter = _Progress(len(jobs), progress)
 
         def plan(name: str, description: RepositoryTypeDef | None) -> list[Change]:
@@ -101,9 +129,9 @@ def run(
             return changes
 
         plans = _in_parallel(jobs, plan, clients.concurrency, time_left_ms)
-        # Like the lifecycle guard, it holds writes: an audit shows drift as it is.
+        # Like the lifecycle guard, it holds writes: an audit shows drift as it is, a plan what enforce holds.
         over = None
-        if mode is Mode.ENFORCE and not allow_mass_change:
+        if (mode is Mode.ENFORCE or predict_guards) and not allow_mass_change:
             over, registry, plans = _blast_radius(
                 registry, plans, state.enforcement.blast_radius.max_repositories
             )
@@ -114,7 +142,9 @@ def run(
         counter.grow(len(to_fix))  # reading a repository is a step, and so is fixing one
         for name, changes in plans.items():
             if not context.fixes(changes):
-                done.add(name, _attributed([c.finding for c in changes], _origin(target, name, named)))
+                done.add(
+                    name, _attributed([context.planned(c) for c in changes], _origin(target, name, named))
+                )
 
         def fix(name: str, changes: list[Change]) -> list[Finding]:
             findings = _attributed(context.fix(name, changes, over), _origin(target, name, named))
@@ -204,10 +234,16 @@ class _RunContext:
     mode: Mode
     sleep: Sleep
     allow_mass_expiry: bool = False
+    predict_guards: bool = False
 
     @property
     def guards(self) -> Guards:
         return Guards(self.state.enforcement.lifecycle_guard, self.allow_mass_expiry, self.sleep)
+
+    @property
+    def counts_expiries(self) -> bool:
+        """A plan counts what each lifecycle policy would expire, as enforce does before putting it."""
+        return self.mode is Mode.AUDIT and self.predict_guards and not self.allow_mass_expiry
 
     def plan_registry(self) -> list[Change]:
         desired = desired_registry(self.state)
@@ -235,12 +271,16 @@ class _RunContext:
             return [Change(_failed(name, REPOSITORY, error))]
 
     def fixes(self, plan: list[Change]) -> bool:
-        """Whether ``plan`` has writes to make in this run."""
-        return self.mode is Mode.ENFORCE and any(change.calls for change in plan)
+        """Whether ``plan`` has work for the run's second phase: writes to make; in a plan, lifecycle
+        policies whose expiries to count (reads, made in parallel as the writes are)."""
+        if self.mode is Mode.ENFORCE:
+            return any(change.calls for change in plan)
+        calls = (call for change in plan for call in change.calls)
+        return self.counts_expiries and any(call.lifecycle_guard is not None for call in calls)
 
     def fix(self, name: str, plan: list[Change], over: int | None) -> list[Finding]:
-        """``plan``'s changes made; ``over``: what the run's subtractive changes touch, when that is over
-        its blast radius (see ``run``)."""
+        """``plan``'s changes made (in audit mode, ``planned``); ``over``: what the run's subtractive changes
+        touch, when that is over its blast radius (see ``run``)."""
         try:
             return [self.remediate(change) for change in plan]
         except RepositoryAppeared:
@@ -260,10 +300,58 @@ class _RunContext:
             return [_failed(name, REPOSITORY, error)]
 
     def remediate(self, change: Change) -> Finding:
-        finding = change.finding
-        if self.mode is Mode.AUDIT or finding.action is not Action.DRIFT:
-            return finding
+        """``change`` made; in audit mode, as ``planned``."""
+        if self.mode is Mode.AUDIT:
+            return self.planned(change)
+        if change.finding.action is not Action.DRIFT:
+            return change.finding
         return apply(self.ecr, change, self.guards)
+
+    def planned(self, change: Change) -> Finding:
+        """In audit mode, ``change``'s finding with the calls enforce would make for it, or blocked when a
+        plan finds that the lifecycle guard would block it; in enforce mode, the finding as it is."""
+        if self.mode is not Mode.AUDIT:
+            return change.finding
+        if self.counts_expiries and (blocked := self._expiry_block(change)) is not None:
+            return blocked
+        return replace(change.finding, calls=tuple(call.operation for call in change.calls))
+
+    def _expiry_block(self, change: Change) -> Finding | None:
+        """``change`` as enforce's lifecycle guard would leave it, when it would not let it through."""
+        for call in change.calls:
+            if call.operation == CREATE_REPOSITORY:  # a repository enforce creates has no images to expire
+                return None
+            if call.lifecycle_guard is None:
+                continue
+            try:
+                name = call.parameters["repositoryName"]
+                expiry = mass_expiry(
+                    self.ecr, name, call.lifecycle_guard, self.state.enforcement.lifecycle_guard
+                )
+            except Exception as error:  # isolation, as in enforce, where this read fails the change too
+                message = "could not count what the lifecycle policy would expire"
+                return replace(
+                    change.finding, action=Action.FAILED, error=error_text(error), message=message, calls=()
+                )
+            if expiry:  # enforce's words (handler.aws.remediate.apply)
+                message = f"not applied: {expiry}; `ecr-drift enforce --allow-mass-expiry` applies it anyway"
+                return replace(change.finding, action=Action.BLOCKED, message=message, calls=())
+        return None
+
+
+def _refuse_unknown(
+    ecr: ECRClient, state: DesiredState, jobs: list[tuple[str, RepositoryTypeDef | None]]
+) -> None:
+    """:class:`UnknownRepositories` for the jobs' repositories that do not exist and that nothing manages."""
+    unknown = [name for name, description in jobs if description is None and resolve(state, name) is None]
+    if not unknown:
+        return
+    try:  # only for the suggestions: without the listing, the desired names still give some
+        existing = [repository["repositoryName"] for repository in list_repositories(ecr)]
+    except AwsError:
+        existing = []
+    known = list(dict.fromkeys([*state.repositories, *existing]))
+    raise UnknownRepositories({name: difflib.get_close_matches(name, known) for name in unknown})
 
 
 def _jobs(

@@ -43,6 +43,9 @@ class Finding:
     """One difference between the account and the desired state, in canonical forms.
 
     ``key`` distinguishes several findings of one setting on one resource (a cache rule's prefix).
+    ``calls``: in an audit (and `ecr-drift plan`), the write calls enforce would make for it, by operation
+    name, in order (none for one only reported, blocked or failed); None in an enforce run, whose writes
+    were made (``Report.writes``).
     """
 
     resource: str
@@ -54,6 +57,7 @@ class Finding:
     key: str | None = None
     message: str = ""
     origin: Origin | None = None
+    calls: tuple[str, ...] | None = None
 
     @property
     def label(self) -> str:
@@ -69,15 +73,18 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["action"] = str(self.action)
+        data["calls"] = None if self.calls is None else list(self.calls)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         origin = data.get("origin")
+        calls = data.get("calls")  # absent from the reports of enforcers deployed before it
         return cls(
-            **{k: v for k, v in data.items() if k not in {"action", "origin"}},
+            **{k: v for k, v in data.items() if k not in {"action", "origin", "calls"}},
             action=Action(data["action"]),
             origin=Origin(**origin) if origin else None,
+            calls=None if calls is None else tuple(calls),
         )
 
 

@@ -22,12 +22,30 @@ AwsError = (ClientError, BotoCoreError)
 def error_text(error: Exception) -> str:
     """What went wrong, for a ``failed`` finding; an access denial names the IAM action the role lacks."""
     if isinstance(error, ClientError):
+        if (page := html_page_text(error, f"ecr:{error.operation_name}")) is not None:
+            return page
         code = error_code(error) or "Unknown"
         text = f"{code}: {error.response.get('Error', {}).get('Message', '')}".rstrip(": ")
         if code in ACCESS_DENIED:
             text += f" (the role needs ecr:{error.operation_name})"
         return text
     return f"{type(error).__name__}: {error}"
+
+
+def html_page_text(error: ClientError, action: str) -> str | None:
+    """One line for an answer that was an HTML page instead of an AWS error; None for any other error.
+
+    Only a local double answers an AWS API so: plain moto_server answers an API it lacks (the pull-through
+    cache rules, the creation templates) with Flask's HTML error page, which would otherwise be shown whole.
+    """
+    message = error.response.get("Error", {}).get("Message", "")
+    if not message.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
+        return None
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return (
+        f"the endpoint does not implement {action} (it answered HTTP {status} with an HTML page): "
+        "use `ecr-drift sandbox`"
+    )
 
 
 def error_code(error: Exception) -> str | None:

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from handler.aws.errors import AwsError, Sleep, error_code, error_text, is_read_operation, retry_not_found
+from handler.aws.errors import AwsError, Sleep, error_code, error_text, retry_not_found
 from handler.aws.lifecycle_guard import mass_expiry
 from handler.aws.observe import read
 from handler.desired.models import LifecycleGuard
 from handler.drift import CREATE_REPOSITORY
-from handler.findings import REPOSITORY, Action, Finding
-from handler.settings import registry_settings, repository_settings
+from handler.findings import Action, Finding
 from handler.state import Call, Change, Refresh
 
 if TYPE_CHECKING:
@@ -145,11 +144,3 @@ def execute(ecr: ECRClient, call: Call, sleep: Sleep) -> None:
         if call.operation == CREATE_REPOSITORY and code == ALREADY_EXISTS:
             raise RepositoryAppeared(error) from error  # the engine checks the one that exists instead
         raise
-
-
-def planned_calls() -> dict[str, list[str]]:
-    """The write calls that remediating each setting may make, for `ecr-drift plan`."""
-    planned = {REPOSITORY: [CREATE_REPOSITORY]}
-    for setting in (*repository_settings(), *registry_settings()):
-        planned[setting.name] = [w.operation for w in setting.writes if not is_read_operation(w.operation)]
-    return planned

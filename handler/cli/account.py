@@ -8,27 +8,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import boto3
 import typer
 from botocore.config import Config
 from botocore.exceptions import NoCredentialsError, NoRegionError
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
 from handler import engine
 from handler.aws.clients import DEFAULT_CONCURRENCY, AwsClients
-from handler.aws.remediate import planned_calls
 from handler.cli.errors import AWS_ERRORS, explain
 from handler.cli.output import Output, OutputFormat
-from handler.cli.render import print_report
+from handler.cli.render import WIDE_TERMINAL, print_report
 from handler.cli.validate import load_or_exit
 from handler.desired import DesiredState
 from handler.events import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from handler.findings import Action, Report
+from handler.findings import Report
 from handler.targets import Mode, Target, effective_mode, sweep
 
-# Exit codes, documented in --help and the README.
+# Exit codes, documented in --help and the README. A usage error is an error (1), as in terraform: 2 says
+# "changes pending" (`plan`) or "findings" (`audit`), which click's own 2 for a usage error would blur.
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
 PROGRESS_THRESHOLD = 5  # a bar for sweeps over more than a few repositories
 # A sweep may run for the function's whole 900 s; a retried invoke would run it twice.
@@ -42,7 +44,7 @@ RegionOption = Annotated[
 ProfileOption = Annotated[str | None, typer.Option(help="AWS profile from ~/.aws/config.")]
 EndpointOption = Annotated[
     str | None,
-    typer.Option("--endpoint-url", help="ECR endpoint, e.g. http://127.0.0.1:5000 for moto_server."),
+    typer.Option("--endpoint-url", help="ECR endpoint, e.g. http://127.0.0.1:5000 from `ecr-drift sandbox`."),
 ]
 RepositoryOption = Annotated[
     list[str] | None,
@@ -55,6 +57,32 @@ NoColorOption = Annotated[bool, typer.Option("--no-color", help="No colour, even
 ConcurrencyOption = Annotated[
     int, typer.Option(min=1, max=64, help="Repositories checked at once (API calls are retried adaptively).")
 ]
+
+
+# typer's usage errors: click's UsageError, or from typer 0.2x on its own copy of it; BadParameter is one.
+USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
+
+
+class UsageErrorsExit1(TyperGroup):
+    """The `ecr-drift` group: a usage error (an unknown command or option, a bad or missing value, in any
+    command or sub-group) exits 1 instead of click's 2, shown as typer shows it."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _usage_errors_exit_1():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        with _usage_errors_exit_1():
+            return super().invoke(*args, **kwargs)
+
+
+@contextmanager
+def _usage_errors_exit_1() -> Iterator[None]:
+    try:
+        yield
+    except USAGE_ERROR as error:
+        cast(Any, error).exit_code = EXIT_ERROR  # click's class constant, overridden for this error only
+        raise
 
 
 @dataclass(frozen=True)
@@ -135,10 +163,12 @@ def run_engine(
     state: DesiredState,
     mode: Mode,
     *,
+    plan: bool = False,
     allow_mass_expiry: bool = False,
     allow_mass_change: bool = False,
 ) -> Report:
-    """Run once against the account; AWS errors that stop the whole run exit 1 with an explanation."""
+    """Run once against the account (``plan``: an audit showing what enforce's guards would block). AWS
+    errors that stop the whole run, and a named repository that is neither there nor managed, exit 1."""
     try:
         clients = options.clients()
         with _progress(options.output) as progress:
@@ -150,18 +180,31 @@ def run_engine(
                 progress=progress,
                 allow_mass_expiry=allow_mass_expiry,
                 allow_mass_change=allow_mass_change,
+                refuse_unknown=True,
+                predict_guards=plan,
             )
     except AWS_ERRORS as error:
         options.output.err.print(f"[bold red]error:[/] {explain(error)}")
         raise typer.Exit(EXIT_ERROR) from None
+    except engine.UnknownRepositories as error:
+        for problem in error.problems:
+            options.output.err.print(f"[bold red]error:[/] {escape(problem)}")
+        raise typer.Exit(EXIT_ERROR) from None
 
 
-def emit(options: AccountOptions, report: Report, *, plan: bool = False) -> None:
+def emit(options: AccountOptions, report: Report, *, plan: bool = False, diff: bool = False) -> None:
     if options.output.json:
         options.output.emit_json(report.to_dict())
         return
-    planned = {setting: ", ".join(calls) for setting, calls in planned_calls().items()} if plan else None
-    print_report(options.output.out, report, planned=planned)
+    print_report(options.output.out, report, plan=plan, diff=diff)
+
+
+def plan_exit_code(report: Report) -> int:
+    """1 on errors; else 2 when enforce would write something, 0 when not (findings only reported, or that
+    a guard would block, are listed all the same)."""
+    if report.summary["failed"]:
+        return EXIT_ERROR
+    return EXIT_DRIFT if any(finding.calls for finding in report.findings) else EXIT_OK
 
 
 def audit_exit_code(report: Report) -> int:
@@ -171,16 +214,9 @@ def audit_exit_code(report: Report) -> int:
 
 
 def enforce_exit_code(report: Report) -> int:
+    """1 when a finding enforce would fix is not fixed (failed, blocked, left drifting); never 2."""
     bad = report.summary["failed"] + report.summary["blocked"] + report.summary["drift"]
     return EXIT_ERROR if bad else EXIT_OK
-
-
-def _read_only(options: AccountOptions, *, plan: bool) -> None:
-    """`plan` and `audit`: one audit run, shown as a plan or as findings; exits with the audit's code."""
-    state = load_or_exit(options.desired, options.output)
-    report = run_engine(options, state, Mode.AUDIT)
-    emit(options, report, plan=plan)
-    raise typer.Exit(audit_exit_code(report))
 
 
 def plan(
@@ -192,21 +228,42 @@ def plan(
     output_format: FormatOption = OutputFormat.table,
     no_color: NoColorOption = False,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Show each document too long for its cell (policies, lifecycle rules, registry scanning) as "
+            "a unified diff of the account's against the desired one; the default on a terminal of "
+            f"{WIDE_TERMINAL} columns or more.",
+        ),
+    ] = False,
 ) -> None:
-    """Show what `enforce` would change, setting by setting, and the API calls it would make. Writes nothing.
+    """Show what `enforce` would do, finding by finding: the API calls it would make, and what its guards
+    (blast radius, lifecycle guard) would block and why. Writes nothing; the lifecycle guard's count reads
+    the images (DescribeImages) of each repository whose lifecycle policy would change.
 
-    Exit codes: 0 nothing to change, 2 changes pending, 1 errors.
+    **Exit codes**
+
+    - 0: enforce would write nothing (findings only reported, or that a guard would block, are listed)
+    - 2: enforce would write
+    - 1: errors: a read failed, a repository named with -r neither exists nor is managed, an invalid
+      desired state, a usage error
 
     **Examples**
 
         ecr-drift plan
 
         ecr-drift plan --repository admin-dashboard --format json
+
+        ecr-drift plan --diff -r admin-dashboard
     """
     options = account_options(
         desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
     )
-    _read_only(options, plan=True)
+    state = load_or_exit(options.desired, options.output)
+    report = run_engine(options, state, Mode.AUDIT, plan=True)
+    emit(options, report, plan=True, diff=diff)
+    raise typer.Exit(plan_exit_code(report))
 
 
 def audit(
@@ -221,7 +278,12 @@ def audit(
 ) -> None:
     """Compare the account with the desired state and list the findings. Writes nothing.
 
-    Exit codes: 0 compliant, 2 drift found, 1 errors (a read failed, bad input).
+    **Exit codes**
+
+    - 0: compliant
+    - 2: findings, any (drift, reported only)
+    - 1: errors: a read failed, a repository named with -r neither exists nor is managed, an invalid
+      desired state, a usage error
 
     **Examples**
 
@@ -232,7 +294,10 @@ def audit(
     options = account_options(
         desired, region, profile, endpoint_url, repository, output_format, no_color, concurrency
     )
-    _read_only(options, plan=False)
+    state = load_or_exit(options.desired, options.output)
+    report = run_engine(options, state, Mode.AUDIT)
+    emit(options, report)
+    raise typer.Exit(audit_exit_code(report))
 
 
 def enforce(
@@ -267,7 +332,12 @@ def enforce(
     """Re-apply the desired state where the account drifted. Never deletes an image or a repository.
 
     Shows the plan and asks for confirmation on a terminal; elsewhere `--yes` is required.
-    Exit codes: 0 everything that drifted was fixed, 1 something failed or was blocked.
+
+    **Exit codes** (never 2)
+
+    - 0: every finding it can fix was fixed (findings only reported are listed)
+    - 1: something failed, was blocked or was left unfixed; the confirmation was declined; errors: a
+      repository named with -r neither exists nor is managed, an invalid desired state, a usage error
 
     **Examples**
 
@@ -290,7 +360,7 @@ def enforce(
         )
         raise typer.Exit(EXIT_ERROR)
     if not yes:
-        _confirm(options, state)
+        _confirm(options, state, allow_mass_expiry=allow_mass_expiry, allow_mass_change=allow_mass_change)
     report = run_engine(
         options,
         state,
@@ -306,6 +376,10 @@ def _invoke_page(client: Any, function: str, payload: dict[str, object], output:
     """One synchronous invoke's report; exits 1 when the function answered something else."""
     response = client.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
     body = json.loads(response["Payload"].read() or b"null")
+    if isinstance(body, dict) and body.get("status") == "error" and not response.get("FunctionError"):
+        # A request it refused (a repository that neither exists nor is managed), or a broken deployment.
+        output.err.print(f"[bold red]error:[/] the enforcer answered: {escape(str(body.get('error')))}")
+        raise typer.Exit(EXIT_ERROR)
     if response.get("FunctionError") or not isinstance(body, dict) or "findings" not in body:
         output.err.print(
             f"[bold red]error:[/] the enforcer did not return a report: {json.dumps(body)[:500]}"
@@ -344,17 +418,27 @@ def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def _confirm(options: AccountOptions, state: DesiredState) -> None:
+def _confirm(
+    options: AccountOptions, state: DesiredState, *, allow_mass_expiry: bool, allow_mass_change: bool
+) -> None:
+    """The plan of this enforce (its guards lifted as they will be), then a question; exits unless yes."""
     if not stdin_is_terminal():
         options.output.err.print(
             "[bold red]error:[/] not a terminal: pass --yes to enforce without confirmation"
         )
         raise typer.Exit(EXIT_ERROR)
-    preview = run_engine(options, state, Mode.AUDIT)
+    preview = run_engine(
+        options,
+        state,
+        Mode.AUDIT,
+        plan=True,
+        allow_mass_expiry=allow_mass_expiry,
+        allow_mass_change=allow_mass_change,
+    )
     emit(options, preview, plan=True)
-    changes = sum(1 for f in preview.findings if f.action is Action.DRIFT)
-    if not changes:
-        raise typer.Exit(audit_exit_code(preview))
+    changes = sum(1 for f in preview.findings if f.calls)
+    if not changes:  # what is left is the plan's failed and blocked findings (1) or nothing to fix (0)
+        raise typer.Exit(enforce_exit_code(preview))
     if not typer.confirm(f"Apply {changes} change(s)?", default=False, err=True):
         options.output.err.print("nothing written.")
         raise typer.Exit(EXIT_ERROR)
@@ -382,7 +466,9 @@ def invoke(
 
     Without --repository it sweeps the account, a page of repositories per invoke (each within Lambda's
     900 s and 6 MB); the pages are followed and merged into one report.
-    Exit codes as `audit` (for `--action audit`) and `enforce` (for `--action enforce`).
+
+    **Exit codes**: as `audit`'s for `--action audit`, as `enforce`'s for `--action enforce`; 1 when the
+    enforcer answers an error (a repository that neither exists nor is managed, an invalid configuration).
 
     **Examples**
 

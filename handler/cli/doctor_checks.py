@@ -14,7 +14,7 @@ from typing import Any
 
 from handler.config import DESIRED_STATE_SHA256_TAG, DESIRED_STATE_SHA256_VARIABLE
 from handler.desired import DesiredState, DesiredStateError
-from handler.desired.summary import summarize
+from handler.desired.summary import count, summarize
 from handler.events import API_CALL, ECR_EVENT_SOURCE, SERVICE_EVENT, principal_matches
 
 # Check names: stable, machines filter the JSON output on them.
@@ -65,7 +65,7 @@ def desired_state_verdict(path: str, loaded: DesiredState | DesiredStateError) -
     return CheckResult(
         DESIRED_STATE,
         Status.FAIL,
-        f"{path} is not valid, {len(problems)} problem(s): {shown}{more}. "
+        f"{path} is not valid, {count(len(problems), 'problem')}: {shown}{more}. "
         f"`ecr-drift validate {path}` lists them all",
     )
 

@@ -18,18 +18,19 @@ objects, so moto's reset (every ``mock_aws`` start, ``/moto-api/reset``) clears 
 Deliberate simplifications: credentials are only looked up (in moto's Secrets Manager) by
 ValidatePullThroughCacheRule, not at create; templates are stored, never applied to new repositories.
 
-``serve()`` and ``python -m handler.cli.ecr_double --port N`` run moto_server with the double on loopback.
+``serve()`` runs moto_server with the double on loopback; ``ecr-drift sandbox`` (:mod:`handler.cli.sandbox`,
+also ``python -m handler.cli.ecr_double --port N``) serves it until Ctrl-C.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import bisect
 import ipaddress
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -610,10 +611,13 @@ def install_ecr_double() -> None:
 def serve(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """Start moto_server with the double on a loopback address; returns the server and its endpoint URL.
 
-    ``port=0`` lets the OS pick a free port. Stop the server with ``server.stop()``.
+    ``port=0`` lets the OS pick a free port. Stop the server with ``server.stop()``. Raises OSError when
+    the port cannot be had (taken, or privileged).
     """
     if not ipaddress.ip_address(host).is_loopback:
         raise ValueError(f"the ECR double serves on loopback only, not on {host}")
+    if port:
+        _check_port(host, port)
     install_ecr_double()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
@@ -622,19 +626,19 @@ def serve(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadedMotoServer, s
     return server, f"http://{netloc}:{bound_port}"
 
 
-def _main() -> None:
-    parser = argparse.ArgumentParser(description="moto_server with the ECR double, on 127.0.0.1.")
-    parser.add_argument("--port", type=int, default=5000, help="TCP port (0: any free port)")
-    args = parser.parse_args()
-    server, endpoint = serve(port=args.port)
-    print(f"ECR double (moto_server) on {endpoint}; Ctrl-C stops it", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+def _check_port(host: str, port: int) -> None:
+    """Raise OSError if ``port`` cannot be bound. moto's server binds in a thread of its own, and when that
+    fails (werkzeug then exits the thread) ``start()`` waits for it forever."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server binds
+        probe.bind((host, port))
 
 
 if __name__ == "__main__":
-    _main()
+    # The sandbox command on its own (bench/server.py starts the double so).
+    import typer
+
+    from handler.cli.sandbox import sandbox
+
+    typer.run(sandbox)

@@ -12,6 +12,8 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from handler.aws.errors import html_page_text
+
 _CREDENTIAL_CODES = {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException"}
 
 
@@ -29,8 +31,10 @@ def explain(error: Exception, iam_action: str | None = None) -> str:
     if isinstance(error, EndpointConnectionError):
         return f"cannot reach {error.kwargs.get('endpoint_url')}: check --region and --endpoint-url"
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
         operation = error.operation_name
+        if (page := html_page_text(error, iam_action or f"ecr:{operation}")) is not None:
+            return page
+        code = error.response.get("Error", {}).get("Code", "")
         if code in _CREDENTIAL_CODES:
             return f"{code}: the credentials are invalid or expired for this region; refresh them and retry"
         if "AccessDenied" in code:

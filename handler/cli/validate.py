@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from handler.cli.output import Output, OutputFormat, problems_json
 from handler.desired import DesiredState, DesiredStateError, load_desired_state, resolve
@@ -50,7 +51,7 @@ def validate(
     if output.json:
         output.emit_json({"valid": True, "path": str(path), **summary.as_dict()})
     else:
-        output.out.print(f"{path}: valid. {summary.sentence()}")
+        output.out.print(f"{escape(str(path))}: valid. {summary.sentence()}")  # `[...]` is rich markup
 
 
 def schema() -> None:
@@ -83,7 +84,8 @@ def documents(
     resolved = resolve(state, repository)
     if resolved is None:
         output.err.print(
-            f"[bold red]error:[/] no repository entry or pattern in {desired} manages {repository!r}"
+            f"[bold red]error:[/] no repository entry or pattern in {escape(str(desired))} manages "
+            f"{escape(repr(repository))}"
         )
         raise typer.Exit(1)
     settings = resolved.settings

@@ -1,11 +1,14 @@
-"""Checks across fields, run after the models parsed: what ECR would reject and what contradicts itself."""
+"""Checks across fields, on what the models accepted: what ECR would reject and what contradicts itself."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from handler.desired.models import DesiredState, PullThroughCacheRule, RepositorySettings
-from handler.desired.resolution import overlay, tied_patterns
+from pydantic import BaseModel
+
+from handler.desired.models import DesiredState, Enforcement, PullThroughCacheRule, RepositorySettings
+from handler.desired.resolution import tied_patterns
 from handler.desired.upstreams import KNOWN_UPSTREAM_HOSTS, needs_credentials, upstream_registry
 from handler.documents.lifecycle import compile_lifecycle_policy
 from handler.documents.problems import DocumentError, Problem, join_path, path_key
@@ -15,6 +18,17 @@ from handler.documents.repository_policy import MANAGED_SIDS, build_repository_p
 
 # (region, account id) of the registry the desired state is applied to; either is None when unknown.
 Home = tuple[str | None, str | None]
+# Loading runs the checks on the parts of a file the models accept, so that one pass reports everything. A
+# setting the models reject is left out, which makes no check fire, except these: each gets the value (in
+# JSON) under which the checks that read it find least, so that none reports what the real value may not.
+_LENIENT_PUBLIC_PULL = True  # else every public pull statement would be reported
+_LENIENT_MUTABILITY = "IMMUTABLE"  # else exclusions relying on it would be
+STAND_INS: dict[tuple[type[BaseModel], str], Any] = {
+    (Enforcement, "allow_public_pull"): _LENIENT_PUBLIC_PULL,
+    (DesiredState, "enforcement"): {"allow_public_pull": _LENIENT_PUBLIC_PULL},
+    (RepositorySettings, "image_tag_mutability"): _LENIENT_MUTABILITY,
+    (DesiredState, "defaults"): {"image_tag_mutability": _LENIENT_MUTABILITY},
+}
 
 
 def _settings_blocks(state: DesiredState) -> Iterator[tuple[str, RepositorySettings]]:
@@ -65,11 +79,15 @@ def _block_problems(path: str, settings: RepositorySettings, *, allow_public_pul
     return problems
 
 
-def _effective_problems(path: str, settings: RepositorySettings, state: DesiredState) -> list[Problem]:
-    """Contradictions that only show once ``defaults`` are overlaid."""
-    effective = overlay(state.defaults, settings) if path != "defaults" else settings
+def _contradictions(path: str, settings: RepositorySettings, state: DesiredState) -> list[Problem]:
+    """Settings of a block that contradict another setting, here, in ``defaults`` or in the registry.
+
+    Each is reported where the block sets the field it names: one a block inherits from ``defaults`` is
+    reported at ``defaults`` only, not again for every block that inherits it.
+    """
     problems: list[Problem] = []
-    if effective.image_tag_mutability_exclusions and effective.image_tag_mutability is None:
+    mutability = settings.image_tag_mutability or state.defaults.image_tag_mutability
+    if settings.image_tag_mutability_exclusions and mutability is None:
         problems.append(
             Problem(
                 f"{path}.image_tag_mutability_exclusions",
@@ -77,7 +95,7 @@ def _effective_problems(path: str, settings: RepositorySettings, state: DesiredS
             )
         )
     scanning = state.registry.scanning
-    if effective.scan_on_push is not None and scanning is not None and scanning.scan_type == "ENHANCED":
+    if settings.scan_on_push is not None and scanning is not None and scanning.scan_type == "ENHANCED":
         problems.append(
             Problem(
                 f"{path}.scan_on_push",
@@ -153,7 +171,7 @@ def semantic_problems(state: DesiredState, *, home: Home | None = None) -> list[
     problems: list[Problem] = []
     for path, settings in _settings_blocks(state):
         problems += _block_problems(path, settings, allow_public_pull=state.enforcement.allow_public_pull)
-        problems += _effective_problems(path, settings, state)
+        problems += _contradictions(path, settings, state)
     for first, second in tied_patterns(list(state.repository_patterns)):
         problems.append(
             Problem(

@@ -6,17 +6,22 @@ the file in one pass.
 
 from __future__ import annotations
 
+import codecs
+import copy
 import difflib
 import json
 import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from handler.desired.checks import Home, semantic_problems
+from handler.desired.checks import STAND_INS, Home, semantic_problems
 from handler.desired.models import PATTERN_MEANINGS, UNION_TAGS, DesiredState
+from handler.desired.summary import count
 from handler.documents.problems import Problem, join_path, json_type, path_key
 
 # Far deeper than any valid desired state (a raw lifecycle policy's tag list is 9 levels down) and far below
@@ -24,6 +29,20 @@ from handler.documents.problems import Problem, join_path, json_type, path_key
 MAX_DEPTH = 64
 # A JSON string (skipped whole), or a bracket outside of one.
 _BRACKETS_OUTSIDE_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# What json.loads leaves of a `\ud800`-style escape without its other half: not a character, and not text
+# that pydantic, a terminal or AWS accept.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_TEXT = "has an unpaired \\uD800-\\uDFFF escape: half of a character, not text"
+# json's messages that say too little: two end in a dangling "at" (its own text adds the position after).
+_JSON_MESSAGES = {
+    "Invalid control character at": (
+        "a control character inside a string; write a tab as \\t, a line break as \\n"
+    ),
+    "Unterminated string starting at": "a string starts here and is never closed",
+    "Extra data": "more text after the end of the JSON value (a second value, or a bracket too many?)",
+}
+# A location in the JSON: object keys and list indexes; `[key]` where pydantic blames a key itself.
+JsonLoc = tuple[int | str, ...]
 
 
 class DesiredStateError(Exception):
@@ -32,7 +51,9 @@ class DesiredStateError(Exception):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+        super().__init__(
+            f"{source}: {count(len(problems), 'problem')}\n" + "\n".join(f"  {p}" for p in problems)
+        )
 
 
 class _Object(dict[str, Any]):
@@ -51,22 +72,55 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> _Object:
     return obj
 
 
+class _Refused(ValueError):
+    """JSON text the parser's hooks refuse, with the message to show."""
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _Refused(f"invalid JSON: {name} is not valid JSON")
 
 
-def _duplicate_problems(value: Any, path: str = "") -> list[Problem]:
-    problems: list[Problem] = []
-    if isinstance(value, _Object):
-        problems += [
-            Problem(_child(path, key), "duplicate key: JSON keeps only the last value, so the first is lost")
-            for key in value.duplicates
-        ]
+def _parse_int(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # Python converts at most sys.get_int_max_str_digits() digits (4300 by default)
+        limit = sys.get_int_max_str_digits()
+        raise _Refused(f"a number with more than {limit} digits; no setting takes one that long") from None
+
+
+def _nodes(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every value in ``value``, itself first, with its path."""
+    yield path, value
+    if isinstance(value, dict):
         for key, item in value.items():
-            problems += _duplicate_problems(item, _child(path, key))
+            yield from _nodes(item, _child(path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            problems += _duplicate_problems(item, f"{path}[{index}]")
+            yield from _nodes(item, f"{path}[{index}]")
+
+
+def _duplicate_problems(nodes: list[tuple[str, Any]]) -> list[Problem]:
+    return [
+        Problem(_child(path, key), "duplicate key: JSON keeps only the last value, so the first is lost")
+        for path, value in nodes
+        if isinstance(value, _Object)
+        for key in value.duplicates
+    ]
+
+
+def _not_text_problems(nodes: list[tuple[str, Any]]) -> list[Problem]:
+    problems = [
+        Problem(path, _NOT_TEXT)
+        for path, value in nodes
+        if isinstance(value, str) and _LONE_SURROGATE.search(value)
+    ]
+    problems += [
+        Problem(_child(path, key), f"its key {_NOT_TEXT}")
+        for path, value in nodes
+        if isinstance(value, dict)
+        for key in value
+        if _LONE_SURROGATE.search(key)
+    ]
     return problems
 
 
@@ -101,26 +155,44 @@ def _too_deep(text: str) -> Problem | None:
 
 
 def parse_json_text(text: str) -> tuple[Any, list[Problem]]:
-    """Parse JSON text; syntax errors name line and column, duplicate keys name their path."""
+    """Parse JSON text; syntax errors name line and column, duplicate keys name their path.
+
+    ``(None, problems)`` when the text cannot be used; else the value and its duplicate keys, which leave a
+    value all the same (the last one), so that the rest can still be checked.
+    """
+    # A UTF-8 byte-order mark (some Windows editors write one) is accepted, as jq and most JSON tools do and
+    # RFC 8259 allows; lines and columns are then counted as an editor shows them, without it.
+    text = text.removeprefix("\ufeff")
+    if not text.strip(" \t\r\n"):  # JSON's whitespace
+        return None, [Problem("", "the file holds no JSON value: it is empty or only whitespace")]
     if (deep := _too_deep(text)) is not None:
         return None, [deep]
     try:
-        value = json.loads(text, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
+        value = json.loads(
+            text, object_pairs_hook=_object_pairs, parse_constant=_reject_constant, parse_int=_parse_int
+        )
     except json.JSONDecodeError as error:
-        return None, [Problem("", f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}")]
-    except ValueError as error:
-        return None, [Problem("", f"invalid JSON: {error}")]
-    return value, _duplicate_problems(value)
+        message = _JSON_MESSAGES.get(error.msg, error.msg)
+        return None, [Problem("", f"invalid JSON at line {error.lineno}, column {error.colno}: {message}")]
+    except _Refused as error:
+        return None, [Problem("", str(error))]
+    nodes = list(_nodes(value))
+    if not_text := _not_text_problems(nodes):
+        return None, not_text
+    return value, _duplicate_problems(nodes)
+
+
+def _json_loc(loc: tuple[int | str, ...]) -> JsonLoc:
+    """A pydantic error location without the parts that are pydantic's, not the JSON's (union tags)."""
+    return tuple(p for p in loc if isinstance(p, int) or not (p in UNION_TAGS or p.startswith("function-")))
 
 
 def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     path = ""
-    for part in loc:
+    for part in _json_loc(loc):
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in UNION_TAGS or part == "[key]" or part.startswith("function-"):
-            continue
-        else:
+        elif part != "[key]":
             path = _child(path, part)
     return path
 
@@ -187,6 +259,11 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
             message = "required field is missing"
         elif kind == "string_pattern_mismatch" and item["ctx"]["pattern"] in PATTERN_MEANINGS:
             message = f"must be {PATTERN_MEANINGS[item['ctx']['pattern']]}"
+        elif kind in {"too_long", "too_short"}:
+            message = _length_message(item["ctx"])
+        elif kind in {"model_type", "dict_type"}:  # pydantic: "a valid dictionary or instance of <class>"
+            what = "must be a JSON object" if loc else "a desired state must be a JSON object"
+            message = f"{what} (got {json_type(item['input'])})"
         else:
             # pydantic's own messages name what is expected (`Input should be 'audit' or 'enforce'`), never
             # the input; ours (value errors) name fields.
@@ -197,15 +274,86 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
     return problems
 
 
+def _length_message(ctx: dict[str, Any]) -> str:
+    """A list or object of the wrong size, without pydantic's "Dictionary" and "after validation"."""
+    things = ("entry", "entries") if ctx["field_type"] == "Dictionary" else ("item", "items")
+    bound, limit = ("at most", ctx["max_length"]) if "max_length" in ctx else ("at least", ctx["min_length"])
+    got = "" if ctx.get("actual_length") is None else f" (it has {ctx['actual_length']})"
+    return f"must have {bound} {count(limit, *things)}{got}"
+
+
+# How deep in each section the part lies that a model error takes out of the checks (``_unit``): a setting
+# of defaults, of a repository or pattern entry or of enforcement; a pull-through cache rule; any other
+# registry section whole (its checks name positions in its lists, which taking out an item would shift).
+_UNIT_DEPTHS: dict[JsonLoc, int] = {
+    ("repositories",): 3,
+    ("repository_patterns",): 3,
+    ("registry", "pull_through_cache"): 3,
+    ("registry",): 2,
+    ("defaults",): 2,
+    ("enforcement",): 2,
+}
+# `version` is required, and no check reads it.
+_STAND_INS: dict[tuple[type[BaseModel], str], Any] = {(DesiredState, "version"): 1, **STAND_INS}
+
+
+def _unit(loc: JsonLoc) -> JsonLoc:
+    """The part of the document that a model error at ``loc`` leaves the checks unable to use."""
+    if "[key]" in loc:  # the key itself is wrong: its whole entry goes
+        loc = loc[: loc.index("[key]")]
+    depth = next((d for prefix, d in _UNIT_DEPTHS.items() if loc[: len(prefix)] == prefix), 1)
+    return loc[:depth]
+
+
+def _take_out(document: Any, unit: JsonLoc) -> bool:
+    """Remove ``unit`` from ``document`` or put its stand-in there; False when it is not there to remove."""
+    if not unit:
+        return False
+    node = document
+    for part in unit[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    last = unit[-1]
+    if not isinstance(node, dict):
+        return False
+    if (stand_in := (_model_at(unit), last)) in _STAND_INS:
+        node[last] = _STAND_INS[stand_in]
+    elif last in node:
+        del node[last]
+    else:
+        return False
+    return True
+
+
+def _checkable_part(data: Any, error: ValidationError) -> DesiredState | None:
+    """``data`` less what the models rejected (``_unit``, ``STAND_INS``), for the checks to run on the rest.
+
+    Repeated while the models still reject something (a check of an object around what was taken out);
+    None when nothing is left to take out (the top level is not an object).
+    """
+    document = copy.deepcopy(data)
+    while True:
+        taken = [_take_out(document, _unit(_json_loc(item["loc"]))) for item in error.errors()]
+        if not any(taken):
+            return None
+        try:
+            return DesiredState.model_validate(document, by_alias=True)
+        except ValidationError as again:
+            error = again
+
+
 def validate_document(data: Any, *, home: Home | None = None) -> tuple[DesiredState | None, list[Problem]]:
     """Validate parsed JSON: the models first, then the checks across fields.
 
-    ``home``, the (region, account id) of the registry when known, adds the checks that need it.
+    When the models reject parts of it, the checks still run on the rest, so that one pass reports every
+    problem that can be known. ``home``, the (region, account id) of the registry when known, adds the
+    checks that need it.
     """
     try:
         state = DesiredState.model_validate(data, by_alias=True)
     except ValidationError as error:
-        return None, _pydantic_problems(error)
+        checkable = _checkable_part(data, error)
+        checked = semantic_problems(checkable, home=home) if checkable is not None else []
+        return None, _pydantic_problems(error) + checked
     problems = semantic_problems(state, home=home)
     return (None, problems) if problems else (state, [])
 
@@ -215,11 +363,33 @@ def load_desired_state_text(
 ) -> DesiredState:
     """Parse and validate; raises :class:`DesiredStateError` listing every problem."""
     data, problems = parse_json_text(text)
-    if not problems:
-        state, problems = validate_document(data, home=home)
-        if state is not None:
+    if data is not None or not problems:  # parsed, duplicate keys or not
+        state, checked = validate_document(data, home=home)
+        if state is not None and not problems:
             return state
+        problems += checked
     raise DesiredStateError(source, sorted(set(problems), key=lambda p: (p.path, p.message)))
+
+
+def _read_text(path: Path) -> str:
+    """The text of ``path``; raises :class:`DesiredStateError` when it cannot be read or is not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DesiredStateError(
+            str(path), [Problem("", f"cannot read {path}: {error.strerror or error}")]
+        ) from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # e.g. Windows PowerShell's `>`
+        message = "the file is UTF-16 text, not UTF-8; save it as UTF-8"
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            message = (
+                f"the file is not UTF-8 text at byte offset {error.start} (line {line}); save it as UTF-8"
+            )
+    raise DesiredStateError(str(path), [Problem("", message)])
 
 
 def load_desired_state(path: str | Path, *, home: Home | None = None) -> DesiredState:
@@ -228,12 +398,7 @@ def load_desired_state(path: str | Path, *, home: Home | None = None) -> Desired
     ``home``: the (region, account id) of the registry it is applied to, when known (``semantic_problems``).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise DesiredStateError(str(path), [Problem("", f"cannot read {path}: {reason}")]) from None
-    return load_desired_state_text(text, str(path), home=home)
+    return load_desired_state_text(_read_text(path), str(path), home=home)
 
 
 __all__ = [

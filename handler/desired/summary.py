@@ -36,18 +36,21 @@ class Summary:
         replication = _managed(self.replication_rules, "replication rule", "replication")
         policy = _managed(self.registry_policy_statements, "registry policy statement", "registry policy")
         return (
-            f"{_count(self.repositories, 'repository', 'repositories')}, {_count(self.patterns, 'pattern')}, "
-            f"{_count(self.cache_rules, 'pull-through cache rule')}, {scanning}, {replication}, {policy}; "
+            f"{count(self.repositories, 'repository', 'repositories')}, {count(self.patterns, 'pattern')}, "
+            f"{count(self.cache_rules, 'pull-through cache rule')}, {scanning}, {replication}, {policy}; "
             f"manages {', '.join(self.managed) or 'nothing per repository'}; mode {self.mode}."
         )
 
 
-def _count(number: int, singular: str, plural: str | None = None) -> str:
+def count(number: int, singular: str, plural: str | None = None) -> str:
+    """``count(1, "rule")`` → ``1 rule``, ``count(2, "rule")`` → ``2 rules``."""
     return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _managed(number: int | None, singular: str, setting: str) -> str:
-    return f"{setting} unmanaged" if number is None else _count(number, singular)
+    if number is None:
+        return f"{setting} unmanaged"
+    return f"no {setting}" if number == 0 else count(number, singular)  # `[]`: there must be none
 
 
 def summarize(state: DesiredState) -> Summary:

@@ -45,11 +45,25 @@ def join_path(*parts: str | int) -> str:
 
 
 _SIMPLE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-$")
+# No key of the contract is longer (repository names); a longer one is shortened in paths, so that a
+# 100,000-character key does not become a 100,000-character message.
+_LONGEST_KEY = 256
+_SHOWN_OF_A_LONG_KEY = 64
 
 
 def path_key(key: str) -> str:
-    """A mapping key as a path segment: plain when simple, quoted when it holds `.`, `/`, `*` and the like."""
-    return key if key and set(key) <= _SIMPLE_KEY else json.dumps(key)
+    """A mapping key as a path segment: plain when simple, quoted when it holds `.`, `/`, `*` and the like.
+
+    Letters of any script show as themselves (``"café"``); what a terminal would hide or garble (control
+    and format characters, odd spaces, lone surrogates) stays a ``\\u`` escape.
+    """
+    if len(key) > _LONGEST_KEY:
+        return f'{_quoted(key[:_SHOWN_OF_A_LONG_KEY])[:-1]}…" ({len(key)} characters)'
+    return key if key and set(key) <= _SIMPLE_KEY else _quoted(key)
+
+
+def _quoted(key: str) -> str:
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in json.dumps(key, ensure_ascii=False))
 
 
 # bool before int: True is an int to Python.

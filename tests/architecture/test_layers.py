@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, int]] = [
     ("handler.desired", 2),
     ("handler.settings", 3),
     ("handler.drift", 3),
+    ("handler.adoption", 3),
     ("handler.blast_radius", 3),
     ("handler.aws", 4),
     ("handler.engine", 5),

@@ -310,6 +310,102 @@ def test_invoke_access_denied_names_the_lambda_action(stubbed_lambda: Stubber) -
     assert "grant `lambda:InvokeFunction`" in result.stderr
 
 
+# ---- a name that is neither managed nor present is an error, not "compliant" ------------------------------
+
+
+@pytest.mark.parametrize("command", [["audit"], ["plan"], ["enforce", "--yes"]])
+def test_a_typo_in_a_repository_name_is_an_error_with_a_suggestion(
+    command: list[str], baseline: AwsCalls
+) -> None:
+    result = runner.invoke(app, [*command, *DESIRED, "-r", "temporal-wroker", "-r", "utila-cosigner"])
+
+    assert result.exit_code == 1
+    assert (
+        "error: no repository named temporal-wroker: it does not exist and the desired state does not "
+        "manage it; did you mean temporal-worker?"
+    ) in result.stderr
+    assert "compliant" not in result.stdout
+    assert baseline.writes == []
+
+
+def test_a_typo_is_suggested_from_the_accounts_names_too(baseline: AwsCalls) -> None:
+    boto3.client("ecr", region_name=REGION).create_repository(repositoryName="payments-api")
+
+    result = runner.invoke(app, ["audit", *DESIRED, "-r", "payments-apl"])
+
+    assert result.exit_code == 1
+    assert "did you mean payments-api?" in result.stderr
+
+
+def test_a_managed_repository_that_is_missing_is_the_repository_finding(baseline: AwsCalls) -> None:
+    boto3.client("ecr", region_name=REGION).delete_repository(repositoryName="temporal-worker", force=True)
+
+    result = runner.invoke(app, ["audit", *DESIRED, "-r", "temporal-worker", "--format", "json"])
+
+    assert result.exit_code == 2
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["resource"], f["setting"], f["action"]) for f in findings] == [
+        ("temporal-worker", REPOSITORY, "drift")
+    ]
+
+
+def test_invoke_says_what_the_enforcer_refused(stubbed_lambda: Stubber) -> None:
+    body = {
+        "status": "error",
+        "error": "no repository named temporal-wroker: it does not exist and the desired state does not "
+        "manage it; did you mean temporal-worker?",
+        "unknown_repositories": {"temporal-wroker": ["temporal-worker"]},
+    }
+    stubbed_lambda.add_response(
+        "invoke",
+        {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(body).encode())},  # type: ignore[dict-item]
+    )
+
+    result = runner.invoke(app, ["invoke", "--function", "f", "-r", "temporal-wroker"])
+
+    assert result.exit_code == 1
+    assert f"error: the enforcer answered: {body['error']}" in result.stderr
+
+
+# ---- exit codes: audit 0/2/1, enforce 0/1 and never 2 -----------------------------------------------------
+
+
+def _stray(name: str = "stray") -> None:
+    """A repository nothing in the desired state manages: a finding only reported."""
+    boto3.client("ecr", region_name=REGION).create_repository(repositoryName=name)
+
+
+def test_audit_exits_2_on_a_finding_only_reported(baseline: AwsCalls) -> None:
+    _stray()
+
+    result = runner.invoke(app, ["audit", *DESIRED])
+
+    assert result.exit_code == 2
+    assert "stray" in result.stdout
+
+
+def test_enforce_on_a_terminal_with_only_reported_findings_asks_nothing_and_exits_0(
+    baseline: AwsCalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stray()
+    monkeypatch.setattr(account, "stdin_is_terminal", lambda: True)
+
+    result = runner.invoke(app, ["enforce", *DESIRED])
+
+    assert result.exit_code == 0, result.output
+    assert "Apply" not in result.stderr
+    assert baseline.writes == []
+
+
+def test_enforce_with_only_reported_findings_exits_0(baseline: AwsCalls) -> None:
+    _stray()
+
+    result = runner.invoke(app, ["enforce", "--yes", *DESIRED])
+
+    assert result.exit_code == 0
+    assert "1 reported only" in result.stdout
+
+
 def test_demo_runs_the_whole_loop_and_ends_clean() -> None:
     result = runner.invoke(app, ["demo", "--no-color", *DESIRED])
     assert result.exit_code == 0, result.output

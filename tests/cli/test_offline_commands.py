@@ -149,6 +149,55 @@ def test_validate_missing_file() -> None:
     assert "cannot read /nonexistent/desired_state.json: No such file or directory" in result.stderr
 
 
+def test_validate_counts_in_the_singular_and_says_no_for_empty_lists(tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "repositories": {"api": {}},
+                "registry": {
+                    "replication": [],
+                    "policy_statements": [
+                        REGISTRY_STATEMENT | {"Principal": {"AWS": "arn:aws:iam::111122223333:root"}}
+                    ],
+                },
+            }
+        )
+    )
+
+    result = runner.invoke(app, ["validate", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "valid. 1 repository, 0 patterns, 0 pull-through cache rules, registry scanning unmanaged, "
+        in result.stdout
+    )
+    assert "no replication, 1 registry policy statement;" in result.stdout
+
+
+def test_validate_shows_non_ascii_keys_as_they_are_and_accepts_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "desired_state.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"version": 1, "repositories": {"café": {}}}).encode())
+
+    result = runner.invoke(app, ["validate", str(path)])
+
+    assert result.exit_code == 1
+    assert 'repositories."café": must be a repository name' in result.stderr
+    assert "utf-8-sig" not in result.output
+
+
+def test_validate_prints_a_file_name_with_brackets_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "[").mkdir()
+    path = tmp_path / "[" / "prod].json"  # `[/prod]` would be a closing tag to rich
+    path.write_text('{"version": 1}')
+
+    result = runner.invoke(app, ["validate", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert f"{path}: valid." in result.stdout
+
+
 def test_schema_command_prints_the_committed_schema() -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0
@@ -342,7 +391,7 @@ def test_lifecycle_preview_shows_transitions_and_expiries_by_day(tmp_path: Path)
 def test_lifecycle_preview_refuses_a_negative_horizon(preview_files: tuple[Path, Path]) -> None:
     policy, images = preview_files
     result = runner.invoke(app, _preview_args(policy, images, "--horizon-days", "-1"))
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a usage error, in a sub-group too
     assert "--horizon-days" in result.stderr
 
 
@@ -376,12 +425,49 @@ def test_lifecycle_preview_rejects_a_naive_now(preview_files: tuple[Path, Path])
     policy, images = preview_files
     args = _preview_args(policy, images, "--now", "2026-02-01T00:00")
     result = runner.invoke(app, args)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "has no UTC offset" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["plan", "--format", "xml"], "'xml' is not one of"),
+        (["audit", "--no-such-option"], "No such option"),
+        (["enforce", "--concurrency", "0"], "--concurrency"),
+        (["invoke"], "Missing option '--function'"),
+        (["valdate"], "No such command"),
+        ([], "Usage"),
+    ],
+)
+def test_a_usage_error_exits_1_not_2(args: list[str], said: str) -> None:
+    """2 is `plan`'s "changes pending" and `audit`'s "findings": a usage error is an error (terraform)."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert said in result.output
+
+
+def test_the_exit_codes_are_in_each_commands_help() -> None:
+    expected = {
+        "plan": ["0: enforce would write nothing", "2: enforce would write", "1: errors", "a usage error"],
+        "audit": ["0: compliant", "2: findings", "1: errors", "a usage error"],
+        "enforce": [
+            "Exit codes (never 2)",
+            "0: every finding it can fix was fixed",
+            "declined",
+            "usage error",
+        ],
+        "invoke": ["as audit's for --action audit", "1 when the enforcer answers an error"],
+    }
+    for command, phrases in expected.items():
+        text = " ".join(runner.invoke(app, [command, "--help"]).stdout.split())
+        for phrase in phrases:
+            assert phrase in text, (command, phrase)
+
+
 def test_every_command_has_help_with_an_example() -> None:
-    for name in ("demo", "validate", "plan", "audit", "enforce", "invoke", "documents", "schema"):
+    commands = ("demo", "sandbox", "validate", "plan", "audit", "enforce", "invoke", "documents", "schema")
+    for name in commands:
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example" in result.stdout, name

@@ -15,7 +15,7 @@ import pytest
 from handler import engine
 from handler.aws import errors, observe
 from handler.aws.clients import AwsClients
-from handler.aws.remediate import apply, planned_calls
+from handler.aws.remediate import apply
 from handler.cli.ecr_double import set_aws_document_rewriting
 from handler.desired import DesiredState
 from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
@@ -25,6 +25,7 @@ from handler.settings import registry_settings, repository_settings
 from handler.targets import Mode, Target
 from tests.aws_calls import AwsCalls
 from tests.integration.conftest import FaultInjector, Runner
+from tests.lambda_harness import emitted_metrics, invoke
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 HANDLER = Path(__file__).resolve().parents[2] / "handler"
@@ -517,6 +518,45 @@ def test_named_missing_repository_is_retried_briefly_then_recreated(
     assert ecr.describe_repositories(repositoryNames=["temporal-worker"])["repositories"]
 
 
+def test_a_named_repository_neither_there_nor_managed_is_refused_before_any_write(
+    baseline: Any, ecr: Any, run: Runner, calls: AwsCalls
+) -> None:
+    ecr.create_repository(repositoryName="temporal-workers")
+    ecr.put_image_scanning_configuration(
+        repositoryName="utila-cosigner", imageScanningConfiguration={"scanOnPush": False}
+    )
+    named = Target("cli", ("utila-cosigner", "temporal-wroker", "utila-cosigne"))
+
+    with pytest.raises(engine.UnknownRepositories) as refused:
+        run(Mode.ENFORCE, target=named, refuse_unknown=True)
+
+    # Close names from the desired state and from the account, for each unknown one.
+    assert refused.value.suggestions == {
+        "temporal-wroker": ["temporal-worker", "temporal-workers"],
+        "utila-cosigne": ["utila-cosigner"],
+    }
+    assert "did you mean temporal-worker or temporal-workers?" in refused.value.problems[0]
+    assert calls.writes == []
+    # An event naming a repository gone since (not a person's request) is checked as before: nothing to do.
+    event = Target("cloudtrail:DeleteRepository", ("temporal-wroker",))
+    assert run(Mode.ENFORCE, target=event).findings == []
+
+
+def test_a_manual_invoke_naming_an_unknown_repository_answers_an_error(
+    handler_env: None, ecr_calls: AwsCalls, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = invoke({"action": "enforce", "repositories": ["temporal-wroker"]})
+
+    assert response == {
+        "status": "error",
+        "error": "no repository named temporal-wroker: it does not exist and the desired state does not "
+        "manage it; did you mean temporal-worker?",
+        "unknown_repositories": {"temporal-wroker": ["temporal-worker"]},
+    }
+    assert ecr_calls.writes == []
+    assert [v for v, _ in emitted_metrics(capsys.readouterr().out)["EventsIgnored"]] == [1.0]
+
+
 def test_not_found_right_after_creation_is_retried(
     baseline: Any, clients: Any, run: Runner, sleeps: list[float]
 ) -> None:
@@ -610,7 +650,6 @@ def test_declared_actions_cover_every_call_and_are_exact(baseline: Any, calls: A
     settings = (*repository_settings(), *registry_settings())
     for setting in settings:
         assert set(setting.iam_actions) <= set(actions)
-    assert set(planned_calls()) == {"repository"} | {s.name for s in settings}
     # The baseline made creates, puts and reads; the `calls` fixture checks every test's calls the same way.
     assert {f"ecr:{op}" for op in calls.operations} <= set(actions)
 

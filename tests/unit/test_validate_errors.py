@@ -709,3 +709,173 @@ def test_messages_without_values_still_say_what_is_expected_and_what_came() -> N
         ("repositories.admin-dashboard.pull_account_ids[0]", "must be a 12-digit AWS account id"),
         ("defaults.tags.team", "String should have at most 256 characters (got a string)"),
     } <= messages
+
+
+# ---- one pass finds everything ---------------------------------------------------------------------------
+
+PUBLIC_PULL = {"Sid": "Anyone", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}
+PUBLIC_PUSH = {"Sid": "Everyone", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:PutImage"}
+# Mistakes the models catch (a wrong enum, type, key or field), each in a block that also holds a mistake
+# of the other kind below, or in a block of its own.
+MODEL_MISTAKES: list[Callable[[Doc], None]] = [
+    _set("repositories|temporal-worker|image_tag_mutability", "immutable"),
+    _set("defaults|scan_on_push", "yes"),
+    _set("enforcement|mode", "loud"),
+    _set("registry|scanning|rules|0|frequency", "DAILY"),
+    _set("repositories|Bad_Name", {}),
+    _set("repositories|internal-dashboard|scan_on_pusj", True),
+    _set("registry|pull_through_cache|quay", {"upstream_registry_url": "quay.io", "credential_arn": "nope"}),
+    _set("registry|replication|0|destinations|0|region", "EU"),
+]
+# Mistakes only the checks across fields catch.
+CHECK_MISTAKES: list[Callable[[Doc], None]] = [
+    _set("repositories|temporal-worker|policy_statements", [PUBLIC_PULL | {"Effect": "Deny"}] * 2),
+    _set("repositories|admin-dashboard|policy_statements", [PUBLIC_PUSH]),
+    _set("defaults|lifecycle", [{"max_images": 5}, {"tag_status": "untagged", "max_age_days": 1}]),
+    _set("repository_patterns|ecr-public/*-svc", {}),
+    _set("enforcement|keep_policy_sids", ["CrossAccountPull"]),
+    _set("registry|policy_statements", [REGISTRY_STATEMENT, REGISTRY_STATEMENT]),
+    _set("registry|pull_through_cache|ecr-public|upstream_registry_url", "example.com"),
+    lambda d: d["repositories"]["utila-cosigner"].update(
+        pull_account_ids=["111122223333"], push_account_ids=["111122223333"]
+    ),
+]
+
+
+def _problem_set(*mutations: Callable[[Doc], None]) -> set[tuple[str, str]]:
+    doc = copy.deepcopy(EXAMPLE)
+    for mutate in mutations:
+        mutate(doc)
+    return set(_problems(json.dumps(doc)))
+
+
+def test_one_pass_finds_what_fixing_the_model_errors_would_reveal() -> None:
+    model_problems = _problem_set(*MODEL_MISTAKES)
+    check_problems = _problem_set(*CHECK_MISTAKES)
+    assert len(model_problems) == len(MODEL_MISTAKES)
+    assert len(check_problems) >= len(CHECK_MISTAKES)
+
+    assert _problem_set(*MODEL_MISTAKES, *CHECK_MISTAKES) == model_problems | check_problems
+
+
+def test_the_checks_run_on_a_file_whose_models_fail() -> None:
+    """The issue's example: a bad enum in one repository, duplicate Sids in another, a dangerous policy and
+    a lifecycle rule ECR would reject, all in one pass."""
+    problems = _problem_set(
+        _set("repositories|internal-dashboard|image_tag_mutability", "mutable"),
+        _set("repositories|temporal-worker|policy_statements", [PUBLIC_PULL | {"Effect": "Deny"}] * 2),
+        _set("repositories|admin-dashboard|policy_statements", [PUBLIC_PUSH]),
+        _set("repository_patterns|ecr-public/*|lifecycle|0|tag_prefixes", ["v"]),
+    )
+
+    assert {path for path, _ in problems} == {
+        "repositories.internal-dashboard.image_tag_mutability",
+        "repositories.temporal-worker.policy_statements[1].Sid",
+        "repositories.admin-dashboard.policy_statements[0].Principal",
+        'repository_patterns."ecr-public/*".lifecycle[0].tag_status',
+    }
+
+
+@pytest.mark.parametrize(
+    ("mistake", "path"),
+    [
+        (_set("enforcement|allow_public_pull", "yes"), "enforcement.allow_public_pull"),
+        (_set("enforcement", {"allow_public_pull": True, "mode": "loud"}), "enforcement.mode"),
+        (_set("enforcement", ["allow_public_pull"]), "enforcement"),
+    ],
+    ids=["invalid", "valid-beside-an-invalid-field", "enforcement-not-an-object"],
+)
+def test_a_setting_the_models_reject_raises_no_problem_of_its_own_in_the_checks(
+    mistake: Callable[[Doc], None], path: str
+) -> None:
+    """Statements are not called public pulls when `allow_public_pull` is unreadable or beside a bad field."""
+    problems = _problem_set(mistake, _set("repositories|temporal-worker|policy_statements", [PUBLIC_PULL]))
+
+    assert {p for p, _ in problems} == {path}
+
+
+def _mutability_only_in_the_repository(doc: Doc) -> None:
+    del doc["defaults"]["image_tag_mutability"], doc["defaults"]["image_tag_mutability_exclusions"]
+    doc["repositories"]["temporal-worker"]["image_tag_mutability"] = "mutable"
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        _set("defaults|image_tag_mutability", "immutable"),
+        _mutability_only_in_the_repository,
+        _set("defaults|scan_on_push", None),  # the whole of defaults is rejected
+    ],
+    ids=["in-defaults", "in-the-repository", "defaults-rejected-whole"],
+)
+def test_exclusions_are_not_blamed_for_a_mutability_the_models_reject(mistake: Callable[[Doc], None]) -> None:
+    problems = _problem_set(
+        mistake, _set("repositories|temporal-worker|image_tag_mutability_exclusions", ["dev"])
+    )
+
+    assert not any("exclusions" in path for path, _ in problems), problems
+
+
+def test_duplicate_keys_do_not_hide_the_other_problems() -> None:
+    text = '{"version": 1, "version": 1, "defaults": {"scan_on_push": "yes"}}'
+
+    assert set(_problems(text)) == {
+        ("version", "duplicate key: JSON keeps only the last value, so the first is lost"),
+        ("defaults.scan_on_push", "Input should be a valid boolean (got a string)"),
+    }
+
+
+# ---- a problem inherited from defaults is reported at defaults only ------------------------------------
+
+
+def test_scan_on_push_in_defaults_under_enhanced_is_reported_once() -> None:
+    problems = _problem_set(_set("registry|scanning|scan_type", "ENHANCED"))
+
+    assert [path for path, _ in problems] == ["defaults.scan_on_push"]
+
+
+def test_a_repository_setting_scan_on_push_under_enhanced_is_reported_too() -> None:
+    problems = _problem_set(
+        _set("registry|scanning|scan_type", "ENHANCED"),
+        _set("repositories|temporal-worker|scan_on_push", False),
+    )
+
+    assert {path for path, _ in problems} == {
+        "defaults.scan_on_push",
+        "repositories.temporal-worker.scan_on_push",
+    }
+
+
+def test_exclusions_in_defaults_without_a_mutability_are_reported_once() -> None:
+    problems = _problem_set(lambda d: d["defaults"].pop("image_tag_mutability"))
+
+    assert [path for path, _ in problems] == ["defaults.image_tag_mutability_exclusions"]
+
+
+def test_a_repositorys_own_exclusions_need_a_mutability_here_or_in_defaults() -> None:
+    def own_exclusions(doc: Doc) -> None:
+        doc["defaults"].pop("image_tag_mutability")
+        doc["defaults"].pop("image_tag_mutability_exclusions")
+        doc["repositories"]["temporal-worker"]["image_tag_mutability_exclusions"] = ["dev"]
+        doc["repositories"]["utila-cosigner"]["image_tag_mutability_exclusions"] = ["dev"]
+        doc["repositories"]["utila-cosigner"]["image_tag_mutability"] = "IMMUTABLE"
+
+    assert [path for path, _ in _problem_set(own_exclusions)] == [
+        "repositories.temporal-worker.image_tag_mutability_exclusions"
+    ]
+    doc = copy.deepcopy(EXAMPLE)
+    doc["repositories"]["temporal-worker"]["image_tag_mutability_exclusions"] = ["dev"]
+    load_desired_state_text(json.dumps(doc))  # the mutability comes from defaults
+
+
+# ---- wording -------------------------------------------------------------------------------------------
+
+
+def test_the_error_counts_its_problems_in_words() -> None:
+    with pytest.raises(DesiredStateError) as one:
+        load_desired_state_text('{"version": 2}')
+    with pytest.raises(DesiredStateError) as two:
+        load_desired_state_text('{"version": 2, "mode": 1}')
+
+    assert str(one.value).startswith("desired_state.json: 1 problem\n")
+    assert str(two.value).startswith("desired_state.json: 2 problems\n")
