@@ -51,7 +51,7 @@ def baseline(calls: AwsCalls) -> AwsCalls:
     return calls
 
 
-def _deny(monkeypatch: pytest.MonkeyPatch, operation: str) -> None:
+def deny_operation(monkeypatch: pytest.MonkeyPatch, operation: str) -> None:
     """Every client the CLI builds from now on gets AccessDenied on ``operation``."""
     build = account.AccountOptions.clients
 
@@ -162,7 +162,7 @@ def test_a_failed_write_exits_1_and_names_the_action(
     baseline: AwsCalls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _drift_scan_on_push()
-    _deny(monkeypatch, "PutImageScanningConfiguration")
+    deny_operation(monkeypatch, "PutImageScanningConfiguration")
     result = runner.invoke(app, ["enforce", "--yes", *DESIRED, "--format", "json"])
     assert result.exit_code == 1
     failed = [f for f in json.loads(result.stdout)["findings"] if f["action"] == "failed"]
@@ -462,7 +462,7 @@ def test_plan_of_a_compliant_account_exits_0(baseline: AwsCalls) -> None:
 
 
 def test_audit_with_a_failed_read_exits_1(baseline: AwsCalls, monkeypatch: pytest.MonkeyPatch) -> None:
-    _deny(monkeypatch, "GetLifecyclePolicy")
+    deny_operation(monkeypatch, "GetLifecyclePolicy")
     result = runner.invoke(app, ["audit", *DESIRED, "--format", "json"])
     assert result.exit_code == 1
     failed = {f["resource"] for f in json.loads(result.stdout)["findings"] if f["action"] == "failed"}

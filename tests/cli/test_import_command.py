@@ -8,13 +8,11 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
-from handler.aws.clients import AwsClients
-from handler.cli import account
 from handler.cli.app import app
 from handler.desired import load_desired_state, load_desired_state_text
+from tests.cli.test_account_commands import deny_operation
 from tests.conftest import REGION
 
 runner = CliRunner()
@@ -101,27 +99,10 @@ def test_named_repositories_only_and_a_missing_one_is_an_error(ecr: Any) -> None
     assert missing.stdout == ""
 
 
-def _deny(monkeypatch: pytest.MonkeyPatch, operation: str) -> None:
-    build = account.AccountOptions.clients
-
-    def denied(self: account.AccountOptions) -> AwsClients:
-        clients = build(self)
-
-        def deny(model: Any, **_: Any) -> None:
-            if model.name == operation:
-                error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
-                raise ClientError(error, model.name)  # type: ignore[arg-type]
-
-        clients.ecr.meta.events.register("before-call.ecr.*", deny)
-        return clients
-
-    monkeypatch.setattr(account.AccountOptions, "clients", denied)
-
-
 def test_a_read_that_fails_writes_nothing_and_names_the_action(
     ecr: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    _deny(monkeypatch, "GetLifecyclePolicy")
+    deny_operation(monkeypatch, "GetLifecyclePolicy")
     result = runner.invoke(app, ["import", "-o", str(tmp_path / "out.json")])
     assert result.exit_code == 1
     assert (
@@ -133,7 +114,7 @@ def test_a_read_that_fails_writes_nothing_and_names_the_action(
 
 
 def test_a_listing_that_fails_is_explained(ecr: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    _deny(monkeypatch, "DescribeRepositories")
+    deny_operation(monkeypatch, "DescribeRepositories")
     result = runner.invoke(app, ["import", "-o", "-"])
     assert result.exit_code == 1
     assert "access denied calling DescribeRepositories: grant `ecr:DescribeRepositories`" in result.stderr

@@ -27,7 +27,11 @@ from tests.integration.test_safety_guards import LIMIT, WIPE, repositories_with_
 # the example applied by `enforce --yes`.
 calls, baseline = commands.calls, commands.baseline
 runner, DESIRED = commands.runner, commands.DESIRED
-_deny, _drift_scan_on_push, _stray = commands._deny, commands._drift_scan_on_push, commands._stray
+deny_operation, _drift_scan_on_push, _stray = (
+    commands.deny_operation,
+    commands._drift_scan_on_push,
+    commands._stray,
+)
 
 
 def ecr() -> Any:
@@ -143,7 +147,7 @@ def test_plan_with_fixable_drift_exits_2(baseline: AwsCalls) -> None:
 
 def test_plan_with_a_failed_read_exits_1(baseline: AwsCalls, monkeypatch: pytest.MonkeyPatch) -> None:
     _drift_scan_on_push()
-    _deny(monkeypatch, "GetLifecyclePolicy")
+    deny_operation(monkeypatch, "GetLifecyclePolicy")
 
     assert runner.invoke(app, ["plan", *DESIRED]).exit_code == 1
 
@@ -280,7 +284,7 @@ def test_a_failed_row_shows_its_message_and_the_missing_iam_action(
     baseline: AwsCalls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _drift_scan_on_push()
-    _deny(monkeypatch, "PutImageScanningConfiguration")
+    deny_operation(monkeypatch, "PutImageScanningConfiguration")
 
     result = runner.invoke(app, ["enforce", "--yes", *DESIRED])
 
