@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo sandbox test lint typecheck unit schema bench clean
+.PHONY: help install demo sandbox test lint typecheck unit schema bench bench-network bench-scale clean
 
 ## List the targets, one line each.
 help:
@@ -55,6 +55,14 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 100 500 2000 --write BENCHMARKS.md
 
+## Round trip and throttling at N=2000 (about 20 minutes, rate-bound): rewrites its block of BENCHMARKS.md.
+bench-network: $(STAMP)
+	$(BIN)/python -m bench.network --size 2000 --write BENCHMARKS.md
+
+## 100,000 repositories, modelled from the engine at 10,000 on an in-memory ECR: rewrites its block.
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale --size 10000 --write BENCHMARKS.md
+
 ## Remove .venv, build output and the tools' caches.
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build infra/build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -44,18 +44,19 @@ def render(results: Results) -> str:
     return "\n\n".join(s for s in sections if s).rstrip() + "\n"
 
 
-def write_report(path: Path, generated: str) -> None:
-    """Replace the generated block of ``path``, keeping the hand-written text before and after it."""
+def write_report(path: Path, generated: str, start: str = GENERATED_START, end: str = GENERATED_END) -> None:
+    """Replace the block of ``path`` between ``start`` and ``end`` (appended when missing), keeping the
+    hand-written text and the other generated blocks around it."""
     text = path.read_text() if path.exists() else DEFAULT_INTRO
-    if GENERATED_START in text and GENERATED_END in text:
-        before = text.split(GENERATED_START, 1)[0]
-        after = text.split(GENERATED_END, 1)[1]
+    if start in text and end in text:
+        before = text.split(start, 1)[0]
+        after = text.split(end, 1)[1]
     else:
         before, after = text.rstrip("\n") + "\n\n", "\n"
-    path.write_text(f"{before}{GENERATED_START}\n\n{generated}\n{GENERATED_END}{after}")
+    path.write_text(f"{before}{start}\n\n{generated}\n{end}{after}")
 
 
-def _table(header: list[str], align: list[str], rows: list[list[str]]) -> str:
+def table(header: list[str], align: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -91,7 +92,7 @@ def _sweeps(results: Results) -> str:
                 f"{e.cli.peak_rss_mib:.0f} / {a.cli.peak_rss_mib:.0f}",
             ]
         )
-    table = _table(
+    grid = table(
         [
             "repos",
             "drifted settings (repos)",
@@ -129,7 +130,7 @@ def _sweeps(results: Results) -> str:
         "process's own (`wait4`). Wall time includes the CLI's start-up (see Cold start). The enforce runs "
         "once (it changes the account); the audit runs several times on the same account and the median "
         "is shown, with the range in brackets.\n\n"
-        f"{table}\n\n"
+        f"{grid}\n\n"
         "Checks, for every size: enforce exits 0; the writes the proxy counted = `writes` in the report = "
         "the number of settings seeded as drifted; the remediated findings per setting = the seeded drift "
         "per setting; the audit right after makes 0 writes and its only findings are the unmanaged "
@@ -176,7 +177,7 @@ def _cpu(results: Results) -> str:
                     str(run.counts.peak_in_flight),
                 ]
             )
-    table = _table(
+    grid = table(
         [
             "repos",
             "run",
@@ -191,7 +192,7 @@ def _cpu(results: Results) -> str:
         ["---:", "---", *["---:"] * 7],
         rows,
     )
-    text = "## CPU during each run\n\n" + table
+    text = "## CPU during each run\n\n" + grid
     if results.sizes:
         largest = max(results.sizes, key=lambda r: r.size)
         audit = largest.audit
@@ -242,7 +243,7 @@ def _by_api(results: Results) -> str:
         "## Requests per repository, by API\n\n"
         "Each cell: requests of that operation divided by the number of repositories in the account "
         "(managed and unmanaged), and the count.\n\n"
-        + _table(header, ["---", *["---:"] * (len(header) - 1)], rows)
+        + table(header, ["---", *["---:"] * (len(header) - 1)], rows)
         + "\n\nAudit reads per managed repository, without the once-per-run reads (listing, registry "
         f"scanning, cache rules): {', '.join(per_managed)}."
     )
@@ -279,7 +280,7 @@ def _concurrency(results: Results) -> str:
         "the proxy holds every request back that long before forwarding it, a simulated network round trip "
         "(against AWS, waiting for the network rather than moto_server's CPU dominates). Upstream ms: how "
         "long a request took from the proxy, added delay included.\n\n"
-        + _table(
+        + table(
             [
                 "repos",
                 "added ms",
@@ -344,7 +345,7 @@ def _profile(p: ProfileResult) -> str:
         f"## Profile: {p.command}, N={p.size}, {timer}",
         f"`python -m bench.profile_cli{' --cpu' if p.cpu else ''} OUT.prof -- {p.command} ...`: cProfile in "
         f"every thread, merged; {p.wall_seconds:.2f} s wall under the profiler. {meaning}",
-        _table(
+        table(
             ["part", "seconds", "calls"],
             ["---", "---:", "---:"],
             [
@@ -357,7 +358,7 @@ def _profile(p: ProfileResult) -> str:
         total = sum(seconds for _, seconds in p.packages) or 1.0
         parts.append(f"Own CPU time by where the code lives (all {total:.2f} s):")
         parts.append(
-            _table(
+            table(
                 ["code", "CPU s", "share"],
                 ["---", "---:", "---:"],
                 [[g, f"{s:.2f}", f"{100 * s / total:.0f}%"] for g, s in p.packages[:12]],
@@ -365,7 +366,7 @@ def _profile(p: ProfileResult) -> str:
         )
     parts.append("Most own time (tottime):")
     parts.append(
-        _table(
+        table(
             ["function", "own s", "calls"],
             ["---", "---:", "---:"],
             [[f"`{where}`", f"{seconds:.2f}", str(calls)] for where, seconds, calls in p.top],

@@ -113,7 +113,11 @@ def ecr_client(endpoint_url: str, workers: int = SEED_WORKERS) -> ECRClient:
 
 def seed(endpoint_url: str, state: DesiredState, drift: DriftPlan, workers: int = SEED_WORKERS) -> int:
     """Create the account ``drift`` describes; returns the number of requests made."""
-    ecr = ecr_client(endpoint_url, workers)
+    return seed_with(ecr_client(endpoint_url, workers), state, drift, workers)
+
+
+def seed_with(ecr: ECRClient, state: DesiredState, drift: DriftPlan, workers: int = SEED_WORKERS) -> int:
+    """:func:`seed` through a client of the caller's (bench/scale.py's in-memory ECR)."""
     # The registry as bench/desired_state.json wants it (compliant: a drifted registry would add writes).
     ecr.put_registry_scanning_configuration(
         scanType="BASIC",

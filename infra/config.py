@@ -12,7 +12,14 @@ from typing import Literal, cast, get_args
 
 import pulumi
 
-from handler.config import DEFAULT_SWEEP_BATCH_SIZE, MAX_SWEEP_BATCH_SIZE
+from handler.config import DEFAULT_SWEEP_BATCH_SIZE, MAX_CONCURRENCY, MAX_SWEEP_BATCH_SIZE
+from infra import sweep_budget
+from infra.sweep_budget import (
+    DEFAULT_REQUESTS_PER_SECOND,
+    MAX_MAPPING_CONCURRENCY,
+    MIN_MAPPING_CONCURRENCY,
+    SLOT_REQUESTS_PER_SECOND,
+)
 
 Architecture = Literal["arm64", "x86_64"]
 PythonVersion = Literal["3.12", "3.13"]
@@ -27,9 +34,8 @@ POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/{architecture}/{run
 LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
-# The bounds of an SQS event source mapping's maximum concurrency.
-MIN_EVENT_SOURCE_CONCURRENCY = 2
-MAX_EVENT_SOURCE_CONCURRENCY = 1000
+# Preview cannot list the account's repositories: the schedule is checked against this many unless told.
+DEFAULT_EXPECTED_REPOSITORIES = 1_000
 _SCHEDULE = re.compile(r"^(rate\(1 (minute|hour|day)\)|rate\([1-9][0-9]* (minutes|hours|days)\)|cron\(.+\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -55,6 +61,11 @@ class StackSettings:
     powertools_layer_version: int | None
     # None: no reserved concurrency (a reservation can fail `pulumi up` where the account's quota is low).
     reserved_concurrency: int | None
+    # The requests per second a sweep may make, and the repositories it is expected to cover
+    # (infra/sweep_budget.py).
+    sweep_requests_per_second: int
+    expected_repositories: int
+    # Parallel AWS calls in one run (ENFORCER_CONCURRENCY): `enforcerConcurrency`, or what the budget allows.
     enforcer_concurrency: int
     log_retention_days: int
     security_hub_findings: bool
@@ -62,7 +73,8 @@ class StackSettings:
     # Scheduled sweeps go through the sweep queue in batches of `sweep_batch_size` (handler/fanout.py).
     sweep_fan_out: bool
     sweep_batch_size: int
-    # At most this many sweep batches run at once (the event source mapping's maximum concurrency).
+    # At most this many sweep batches run at once (the event source mapping's maximum concurrency):
+    # `sweepMaximumConcurrency`, or what the budget allows.
     sweep_maximum_concurrency: int
 
     @property
@@ -143,13 +155,13 @@ def load_settings() -> StackSettings:
     python_version = choice("pythonVersion", get_args(PythonVersion), "3.13")
     reserved_concurrency = optional_positive("reservedConcurrency")
     sweep_fan_out = config.get_bool("sweepFanOut", True)
-    sweep_maximum_concurrency = config.get_int("sweepMaximumConcurrency", MIN_EVENT_SOURCE_CONCURRENCY)
-    if not MIN_EVENT_SOURCE_CONCURRENCY <= sweep_maximum_concurrency <= MAX_EVENT_SOURCE_CONCURRENCY:
-        problems.append(
-            f"{APP_NAME}:sweepMaximumConcurrency must be between {MIN_EVENT_SOURCE_CONCURRENCY} and "
-            f"{MAX_EVENT_SOURCE_CONCURRENCY} (an SQS event source mapping's limits), "
-            f"not {sweep_maximum_concurrency}"
-        )
+    budget = positive("sweepRequestsPerSecond", DEFAULT_REQUESTS_PER_SECOND)
+    expected_repositories = positive("expectedRepositories", DEFAULT_EXPECTED_REPOSITORIES)
+    split, split_problems = _sweep_split(config, budget, sweep_fan_out)
+    problems += split_problems
+    problems += _schedule_problems(schedule, budget, expected_repositories, split)
+    # Without fan-out there is no mapping, and nothing reads it.
+    sweep_maximum_concurrency = split.mapping_concurrency or MIN_MAPPING_CONCURRENCY
     sweep_batch_size = positive("sweepBatchSize", DEFAULT_SWEEP_BATCH_SIZE)
     if sweep_batch_size > MAX_SWEEP_BATCH_SIZE:  # the handler refuses more (a message's 256 KiB)
         problems.append(
@@ -165,6 +177,12 @@ def load_settings() -> StackSettings:
         problems.append(
             f"{APP_NAME}:reservedConcurrency must be at least sweepMaximumConcurrency + 1 "
             f"({sweep_maximum_concurrency + 1}) with sweepFanOut, or unset, not {reserved_concurrency}"
+            + (
+                f" (sweepMaximumConcurrency is unset: {sweep_maximum_concurrency}, what "
+                f"sweepRequestsPerSecond {budget} allows)"
+                if config.get("sweepMaximumConcurrency") is None
+                else ""
+            )
         )
     settings = StackSettings(
         stack=pulumi.get_stack(),
@@ -179,7 +197,9 @@ def load_settings() -> StackSettings:
         python_version=cast(PythonVersion, python_version),
         powertools_layer_version=optional_positive("powertoolsLayerVersion"),
         reserved_concurrency=reserved_concurrency,
-        enforcer_concurrency=positive("enforcerConcurrency", 8),
+        sweep_requests_per_second=budget,
+        expected_repositories=expected_repositories,
+        enforcer_concurrency=split.in_run_concurrency,
         log_retention_days=retention,
         security_hub_findings=config.get_bool("securityHubFindings", False),
         findings_event_bus=config.get("findingsEventBus", "default"),
@@ -190,3 +210,67 @@ def load_settings() -> StackSettings:
     if problems:
         raise SettingsError("invalid stack configuration:\n" + "\n".join(f"  {p}" for p in problems))
     return settings
+
+
+def _sweep_split(config: pulumi.Config, budget: int, fan_out: bool) -> tuple[sweep_budget.Split, list[str]]:
+    """The sweep's concurrencies: derived from the budget, or set (overrides) and checked against it."""
+    problems: list[str] = []
+    mapping = config.get_int("sweepMaximumConcurrency")
+    if mapping is not None and not MIN_MAPPING_CONCURRENCY <= mapping <= MAX_MAPPING_CONCURRENCY:
+        problems.append(
+            f"{APP_NAME}:sweepMaximumConcurrency must be between {MIN_MAPPING_CONCURRENCY} and "
+            f"{MAX_MAPPING_CONCURRENCY} (an SQS event source mapping's limits), not {mapping}"
+        )
+        mapping = None  # derived instead, so that the rest is still checked
+    in_run = config.get_int("enforcerConcurrency")
+    if in_run is not None and not 1 <= in_run <= MAX_CONCURRENCY:
+        problems.append(
+            f"{APP_NAME}:enforcerConcurrency must be between 1 and {MAX_CONCURRENCY} (what the handler "
+            f"accepts), not {in_run}"
+        )
+        in_run = None
+    split = sweep_budget.split(budget, fan_out=fan_out, mapping=mapping, in_run=in_run)
+    return split, problems + _budget_problems(budget, split, mapping, in_run)
+
+
+def _budget_problems(
+    budget: int, split: sweep_budget.Split, mapping: int | None, in_run: int | None
+) -> list[str]:
+    """The sweep's concurrencies, derived or overridden, must keep within `sweepRequestsPerSecond`."""
+    needed = split.requests_per_second
+    if budget < 1 or needed <= budget:  # a budget below 1 is reported already
+        return []
+    spending = (
+        f"enforcerConcurrency {split.in_run_concurrency} x {SLOT_REQUESTS_PER_SECOND} requests/s a call"
+    )
+    if split.mapping_concurrency is not None:
+        spending = f"sweepMaximumConcurrency {split.mapping_concurrency} x {spending}"
+    remedies = [f"raise sweepRequestsPerSecond to {needed}"]
+    remedies += [
+        f"lower {key}"
+        for key, value in (("sweepMaximumConcurrency", mapping), ("enforcerConcurrency", in_run))
+        if value is not None
+    ]
+    if split.mapping_concurrency is not None and mapping is None:
+        remedies.append("set sweepFanOut to false (a fanned-out sweep runs at least two batches at once)")
+    return [
+        f"{APP_NAME}:sweepRequestsPerSecond is {budget}, but the sweep would make up to {needed} "
+        f"requests/s ({spending}): " + ", or ".join(remedies)
+    ]
+
+
+def _schedule_problems(schedule: str, budget: int, repositories: int, split: sweep_budget.Split) -> list[str]:
+    """A schedule must not start a sweep before the previous one can have finished: the queue would grow."""
+    interval = sweep_budget.schedule_interval_seconds(schedule)
+    per_repository = sweep_budget.requests_per_repository(fan_out=split.mapping_concurrency is not None)
+    rate = split.requests_per_second
+    seconds = sweep_budget.sweep_seconds(repositories, per_repository, rate)
+    if interval is None or seconds <= interval:
+        return []
+    every, takes = sweep_budget.format_duration(interval), sweep_budget.format_duration(seconds)
+    return [
+        f"{APP_NAME}:scheduleExpression {schedule} starts a sweep every {every}, but a sweep of "
+        f"expectedRepositories {repositories:,} takes about {takes} ({repositories:,} x {per_repository:g} "
+        f"requests / {rate} requests/s, what sweepRequestsPerSecond {budget} allows): lengthen the schedule, "
+        f"raise sweepRequestsPerSecond, or correct expectedRepositories"
+    ]

@@ -1,5 +1,6 @@
-"""The Lambda package: what goes in, that it is reproducible, and that the handler imports and runs in an
-environment holding only the package and what the Powertools layer provides.
+"""The Lambda package: what goes in, that it is reproducible and lean, and that the handler imports and runs,
+and creates every client it can, in an environment holding only the package and what the Powertools layer
+provides.
 
 The clean environment is a ``python -I -S`` subprocess (no site-packages, no PYTHON* variables) whose
 ``sys.path`` is the unpacked zip (Lambda's /var/task, first on the path there too) and a "layer" directory
@@ -17,12 +18,25 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
-from infra.package import LAMBDA_REQUIREMENTS, PIP_PLATFORMS, ROOT, build_lambda_package
+from handler.aws.clients import AwsClients
+from infra.package import (
+    LAMBDA_REQUIREMENTS,
+    LAYER_SERVICES,
+    PIP_PLATFORMS,
+    ROOT,
+    PackageError,
+    build_lambda_package,
+    used_services,
+)
 from tests.conftest import EVENTS_DIR
 
 PLATFORM = PIP_PLATFORMS["arm64"]
@@ -39,6 +53,7 @@ LAYER_DISTRIBUTIONS = (
 )
 LAMBDA_ZIP_LIMIT = 50 * 1024 * 1024  # direct upload
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+LEAN_ZIP_LIMIT = 5_000_000  # issue #14: 17 MB with every service's botocore models, 1.8 MB with the used ones
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +67,25 @@ def full_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real build: pip installs the pinned SDK for arm64 / Python 3.13 (about 3 s with PyPI reachable)."""
     out = tmp_path_factory.mktemp("full")
     return build_lambda_package(out, python_version="3.13", platform=PLATFORM)
+
+
+@pytest.fixture(scope="module")
+def lambda_dirs(full_package: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The unpacked zip (Lambda's /var/task) and a "layer" directory with the layer's distributions."""
+    task = tmp_path_factory.mktemp("task")
+    with zipfile.ZipFile(full_package) as zf:
+        zf.extractall(task)
+    layer = tmp_path_factory.mktemp("layer")
+    for distribution in LAYER_DISTRIBUTIONS:
+        _copy_distribution(distribution, layer)
+    return task, layer
+
+
+def packaged_services(package: Path) -> frozenset[str]:
+    """The services the package's own modules create clients for, as the build reads them."""
+    with zipfile.ZipFile(package) as zf:
+        modules = [ROOT / n for n in zf.namelist() if n.startswith("handler/") and n.endswith(".py")]
+    return used_services(modules)
 
 
 def test_package_holds_the_handler_without_the_cli_and_the_desired_state(bare_package: Path) -> None:
@@ -105,13 +139,8 @@ def test_full_package_bundles_the_pinned_sdk_for_the_lambda_platform(
 
 
 @pytest.mark.slow
-def test_handler_runs_with_only_the_package_and_the_layer(full_package: Path, tmp_path: Path) -> None:
-    task = tmp_path / "task"
-    with zipfile.ZipFile(full_package) as zf:
-        zf.extractall(task)
-    layer = tmp_path / "layer"
-    for distribution in LAYER_DISTRIBUTIONS:
-        _copy_distribution(distribution, layer)
+def test_handler_runs_with_only_the_package_and_the_layer(lambda_dirs: tuple[Path, Path]) -> None:
+    task, layer = lambda_dirs
     event = json.loads((EVENTS_DIR / "own_role_event.json").read_text())
     script = f"""
 import importlib, json, sys
@@ -162,6 +191,150 @@ print(json.dumps({{"boto3": boto3.__file__, "version": boto3.__version__, "missi
     assert report["missing"] == ["typer", "rich", "moto", "handler.cli"]
     assert report["response"]["status"] == "ignored"
     assert "own role" in report["response"]["reason"]
+    assert not [p for p in report["path"] if "site-packages" in p]
+
+
+def test_used_services_reads_every_client_and_resource_call(tmp_path: Path) -> None:
+    module = tmp_path / "module.py"
+    module.write_text(
+        "import boto3\n"
+        "queue = boto3.client('sqs')\n"
+        "topic = boto3.Session().client(service_name='sns', region_name='eu-west-1')\n"
+        "table = boto3.resource('dynamodb')\n"
+        "ecr = session.client('ecr', config=config)\n"
+    )
+    assert used_services([module]) == {"sqs", "sns", "dynamodb", "ecr"}
+
+
+@pytest.mark.parametrize(
+    ("call", "factory"),
+    [
+        ("session.client(name)", "client"),
+        ("session.client()", "client"),
+        ("boto3.resource(service_name=f'{name}')", "resource"),
+    ],
+)
+def test_a_service_name_the_build_cannot_read_fails_it(tmp_path: Path, call: str, factory: str) -> None:
+    module = tmp_path / "module.py"
+    module.write_text(f"import boto3\n\n{call}\n")
+    with pytest.raises(PackageError, match=rf"module\.py:3: \.{factory}\(\) without a literal service name"):
+        used_services([module])
+
+
+def test_the_scan_finds_every_client_the_handler_creates(
+    bare_package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AwsClients' factories, run with a session that records what they ask for, need no service the scan
+    of the packaged code missed."""
+    session = boto3.Session(region_name="eu-west-1")
+    create: Callable[..., Any] = session.client
+    asked: list[str] = []
+
+    def client(service_name: str, **options: Any) -> Any:
+        asked.append(service_name)
+        return create(service_name, **options)
+
+    monkeypatch.setattr(session, "client", client)
+    clients = AwsClients(session)
+    factories = [name for name, value in vars(AwsClients).items() if isinstance(value, cached_property)]
+    for name in factories:
+        getattr(clients, name)
+    assert len(asked) == len(factories) > 0
+    assert set(asked) <= packaged_services(bare_package)
+
+
+def test_the_package_keeps_only_the_models_of_the_services_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in SDK install, so that what is kept is checked offline."""
+    unused = {"botocore/data/iam/2010-05-08/service-2.json.gz", "boto3/data/ec2/2016-11-15/resources-1.json"}
+    kept = {
+        "botocore/__init__.py",
+        "botocore/data/endpoints.json",
+        "botocore/data/partitions.json",
+        "botocore/data/ecr/2015-09-21/service-2.json.gz",
+        "botocore/data/ecr/2015-09-21/paginators-1.json",
+        "botocore/data/xray/2016-04-12/service-2.json.gz",
+        "botocore/data_file.py",
+        "boto3/data/sqs/2012-11-05/resources-1.json",
+    }
+
+    def install(target: Path, **_: str) -> None:
+        for name in kept | unused:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_text(name)
+
+    monkeypatch.setattr("infra.package.install_dependencies", install)
+    archive = build_lambda_package(tmp_path, python_version="3.13", platform="stand-in")
+    with zipfile.ZipFile(archive) as zf:
+        names = set(zf.namelist())
+    assert names & (kept | unused) == kept
+
+
+@pytest.mark.slow
+def test_full_package_is_lean(full_package: Path) -> None:
+    with zipfile.ZipFile(full_package) as zf:
+        names = zf.namelist()
+    models = {n.split("/")[2] for n in names if n.startswith("botocore/data/") and n.count("/") > 2}
+    assert models == LAYER_SERVICES | packaged_services(full_package)
+    assert {"botocore/data/endpoints.json", "botocore/data/partitions.json"} <= set(names)
+    assert full_package.stat().st_size <= LEAN_ZIP_LIMIT
+
+
+@pytest.mark.slow
+def test_every_client_the_function_creates_loads_from_the_package(
+    full_package: Path, lambda_dirs: tuple[Path, Path]
+) -> None:
+    """Each service's client, with all its paginators and waiters (the code picks some by name at run time),
+    then the handler's import and AwsClients' clients, in Lambda's environment (tracing active)."""
+    task, layer = lambda_dirs
+    services = sorted(LAYER_SERVICES | packaged_services(full_package))
+    script = f"""
+import json, sys
+from functools import cached_property
+sys.path[:0] = [{str(task)!r}, {str(layer)!r}]
+import boto3, botocore
+from botocore import xform_name
+import handler.enforce
+from handler.aws.clients import AwsClients
+
+session = boto3.Session(region_name="eu-west-1")
+models = {{}}
+for name in {services!r}:
+    client = session.client(name)
+    operations = [xform_name(o) for o in client.meta.service_model.operation_names]
+    paginators = [client.get_paginator(o) for o in operations if client.can_paginate(o)]
+    waiters = [client.get_waiter(w) for w in client.waiter_names]
+    models[name] = [len(operations), len(paginators), len(waiters)]
+clients = AwsClients(session)
+factories = [n for n, v in vars(AwsClients).items() if isinstance(v, cached_property)]
+created = [getattr(clients, n).meta.service_model.service_name for n in factories]
+print(json.dumps({{"sdk": [boto3.__file__, botocore.__file__], "models": models, "created": created,
+                  "path": sys.path}}))
+"""
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "LAMBDA_TASK_ROOT": str(task),  # as in Lambda: Powertools' Tracer traces
+        "POWERTOOLS_SERVICE_NAME": "ecr-drift-enforcer",
+    }
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script],
+        cwd=task,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert all(path.startswith(str(task)) for path in report["sdk"])
+    assert sorted(report["models"]) == services
+    assert all(operations > 0 for operations, _, _ in report["models"].values())
+    assert report["models"]["ecr"][1] > 0  # handler.aws.observe pages through ECR's reads
+    assert report["created"]
+    assert set(report["created"]) <= set(services)
     assert not [p for p in report["path"] if "site-packages" in p]
 
 

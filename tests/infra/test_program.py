@@ -23,6 +23,7 @@ from infra.components.enforcer import HANDLER, TIMEOUT_SECONDS
 from infra.config import SettingsError
 from infra.event_patterns import api_call_pattern, repository_created_pattern
 from infra.iam import ECR_SERVICE_PRINCIPALS, RUNTIME_ACTIONS
+from infra.sweep_budget import DEFAULT_REQUESTS_PER_SECOND, Split, split
 from tests.conftest import EXAMPLE_PATH
 from tests.infra.conftest import (
     POWERTOOLS_LATEST_LAYER_VERSION,
@@ -113,10 +114,12 @@ def dev_with_cache_role(program_env: Any) -> StackRun:
 
 @pytest.fixture(scope="module")
 def dev_with_overrides(program_env: Any) -> StackRun:
-    """The optional settings set: a reservation, a larger sweep concurrency, a pinned Powertools layer."""
+    """The optional settings set: a reservation, a larger sweep concurrency (and the budget it needs), a
+    pinned Powertools layer."""
     config = {
         **stack_config("dev"),
         "ecr-drift-enforcer:reservedConcurrency": "6",
+        "ecr-drift-enforcer:sweepRequestsPerSecond": "120",
         "ecr-drift-enforcer:sweepMaximumConcurrency": "3",
         "ecr-drift-enforcer:powertoolsLayerVersion": "27",
     }
@@ -532,6 +535,134 @@ def test_sweep_concurrency_has_its_own_setting(
     assert maximum(dev_with_overrides) == 3  # not derived from its reservedConcurrency of 6
 
 
+# ---- sweep budget -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dev_with_budget(program_env: Any) -> StackRun:
+    """A larger budget for a larger registry, on dev's hourly schedule."""
+    config = {
+        **stack_config("dev"),
+        "ecr-drift-enforcer:sweepRequestsPerSecond": "640",
+        "ecr-drift-enforcer:expectedRepositories": "100000",
+    }
+    return run_program("dev", config)
+
+
+def _concurrencies(run: StackRun) -> tuple[int | None, int]:
+    """The sweep mapping's maximum concurrency (None without one) and the function's ENFORCER_CONCURRENCY."""
+    mappings = run.of_type(MAPPING)
+    variables = run.one(FUNCTION, "function").inputs["environment"]["variables"]
+    in_run = EnforcerConfig.from_env(variables).concurrency  # a value the handler accepts
+    assert variables["ENFORCER_CONCURRENCY"] == str(in_run)
+    return (mappings[0].inputs["scalingConfig"]["maximumConcurrency"] if mappings else None), in_run
+
+
+def test_sweep_concurrencies_are_derived_from_the_request_budget(
+    dev: StackRun, prod: StackRun, dev_with_budget: StackRun, dev_without_fan_out: StackRun
+) -> None:
+    # The default budget, 40 requests/s: two batches at once (the fewest a mapping allows), one call each.
+    assert split(DEFAULT_REQUESTS_PER_SECOND, fan_out=True) == Split(2, 1)
+    assert _concurrencies(dev) == _concurrencies(prod) == (2, 1)
+    # 640 requests/s: 8 calls in flight per run (the most the budget buys), then 4 batches at once.
+    assert _concurrencies(dev_with_budget) == (4, 8)
+    # Without fan-out the sweep is one run: the budget is its calls in flight.
+    assert _concurrencies(dev_without_fan_out) == (None, 2)
+
+
+def test_concurrency_overrides_are_kept_within_the_budget(dev_with_overrides: StackRun) -> None:
+    # sweepMaximumConcurrency 3 of 120 requests/s leaves 2 calls in flight to each batch: 3 x 2 x 20 = 120.
+    assert _concurrencies(dev_with_overrides) == (3, 2)
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"sweepRequestsPerSecond": "20"},
+            "sweepRequestsPerSecond is 20, but the sweep would make up to 40 requests/s "
+            "(sweepMaximumConcurrency 2 x enforcerConcurrency 1 x 20 requests/s a call): raise "
+            "sweepRequestsPerSecond to 40, or set sweepFanOut to false (a fanned-out sweep runs at least "
+            "two batches at once)",
+        ),
+        (
+            {"enforcerConcurrency": "8"},
+            "sweepRequestsPerSecond is 40, but the sweep would make up to 320 requests/s "
+            "(sweepMaximumConcurrency 2 x enforcerConcurrency 8 x 20 requests/s a call): raise "
+            "sweepRequestsPerSecond to 320, or lower enforcerConcurrency, or set sweepFanOut to false",
+        ),
+        (
+            {"sweepRequestsPerSecond": "200", "sweepMaximumConcurrency": "4", "enforcerConcurrency": "4"},
+            "sweepRequestsPerSecond is 200, but the sweep would make up to 320 requests/s "
+            "(sweepMaximumConcurrency 4 x enforcerConcurrency 4 x 20 requests/s a call): raise "
+            "sweepRequestsPerSecond to 320, or lower sweepMaximumConcurrency, or lower enforcerConcurrency",
+        ),
+        (
+            {"sweepFanOut": "false", "sweepRequestsPerSecond": "100", "enforcerConcurrency": "6"},
+            "sweepRequestsPerSecond is 100, but the sweep would make up to 120 requests/s "
+            "(enforcerConcurrency 6 x 20 requests/s a call): raise sweepRequestsPerSecond to 120, or lower "
+            "enforcerConcurrency",
+        ),
+        ({"enforcerConcurrency": "65"}, "enforcerConcurrency must be between 1 and 64"),
+        ({"sweepRequestsPerSecond": "0"}, "sweepRequestsPerSecond must be a positive number, not 0"),
+        ({"expectedRepositories": "0"}, "expectedRepositories must be a positive number, not 0"),
+        (
+            {"sweepRequestsPerSecond": "640", "reservedConcurrency": "4"},
+            "reservedConcurrency must be at least sweepMaximumConcurrency + 1 (5) with sweepFanOut, or "
+            "unset, not 4 (sweepMaximumConcurrency is unset: 4, what sweepRequestsPerSecond 640 allows)",
+        ),
+    ],
+)
+def test_the_budget_is_checked_at_preview(program_env: Any, settings: dict[str, str], problem: str) -> None:
+    config = {**stack_config("dev"), **{f"ecr-drift-enforcer:{k}": v for k, v in settings.items()}}
+    with pytest.raises(SettingsError) as raised:
+        run_program("dev", config)
+    assert problem in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"scheduleExpression": "rate(1 hour)", "expectedRepositories": "100000"},
+            "ecr-drift-enforcer:scheduleExpression rate(1 hour) starts a sweep every 1 h, but a sweep of "
+            "expectedRepositories 100,000 takes about 2 h 6 min (100,000 x 3.011 requests / 40 requests/s, "
+            "what sweepRequestsPerSecond 40 allows): lengthen the schedule, raise sweepRequestsPerSecond, "
+            "or correct expectedRepositories",
+        ),
+        (
+            {"scheduleExpression": "cron(0/15 * * * ? *)", "expectedRepositories": "20000"},
+            "scheduleExpression cron(0/15 * * * ? *) starts a sweep every 15 min, but a sweep of"
+            " expectedRepositories 20,000 takes about 25 min 6 s",
+        ),
+        (
+            # 50 requests/s buys what 40 does: the sweep runs at 40.
+            {"scheduleExpression": "rate(1 minute)", "sweepRequestsPerSecond": "50"},
+            "takes about 1 min 16 s (1,000 x 3.011 requests / 40 requests/s, what sweepRequestsPerSecond 50 "
+            "allows)",
+        ),
+        (
+            # Without fan-out no batch describes its repositories again: 3.001 requests a repository.
+            {"scheduleExpression": "rate(1 minute)", "sweepFanOut": "false"},
+            "takes about 1 min 16 s (1,000 x 3.001 requests / 40 requests/s",
+        ),
+    ],
+)
+def test_a_schedule_shorter_than_its_sweep_is_rejected_at_preview(
+    program_env: Any, settings: dict[str, str], problem: str
+) -> None:
+    config = {**stack_config("dev"), **{f"ecr-drift-enforcer:{k}": v for k, v in settings.items()}}
+    with pytest.raises(SettingsError) as raised:
+        run_program("dev", config)
+    assert problem in str(raised.value)
+
+
+def test_a_schedule_the_sweep_fits_in_is_accepted(dev_with_budget: StackRun) -> None:
+    # 100,000 repositories at 640 requests/s take 7 min 51 s: within dev's hour. (dev and prod themselves
+    # sweep the expected 1,000 in 1 min 16 s, hourly and every 6 hours.)
+    assert dev_with_budget.one(RULE, "schedule").inputs["scheduleExpression"] == "rate(1 hour)"
+
+
 # ---- alerting and outputs ---------------------------------------------------------------------------------
 
 
@@ -646,7 +777,7 @@ def test_what_invokes_the_enforcer_depends_on_the_baseline(stack_run: StackRun) 
             " not 2",
         ),
         (
-            {"reservedConcurrency": "4", "sweepMaximumConcurrency": "4"},
+            {"reservedConcurrency": "4", "sweepMaximumConcurrency": "4", "sweepRequestsPerSecond": "160"},
             "reservedConcurrency must be at least sweepMaximumConcurrency + 1 (5)",
         ),
         ({"sweepMaximumConcurrency": "1"}, "sweepMaximumConcurrency must be between 2 and 1000"),
