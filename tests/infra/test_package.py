@@ -175,17 +175,7 @@ print(json.dumps({{"boto3": boto3.__file__, "version": boto3.__version__, "missi
         "POWERTOOLS_METRICS_NAMESPACE": "ECRDriftEnforcer",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script],
-        cwd=task,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = _run_isolated(script, task, environment)
     assert report["boto3"].startswith(str(task))
     assert f"boto3=={report['version']}" in LAMBDA_REQUIREMENTS
     assert report["missing"] == ["typer", "rich", "moto", "handler.cli"]
@@ -318,17 +308,7 @@ print(json.dumps({{"sdk": [boto3.__file__, botocore.__file__], "models": models,
         "LAMBDA_TASK_ROOT": str(task),  # as in Lambda: Powertools' Tracer traces
         "POWERTOOLS_SERVICE_NAME": "ecr-drift-enforcer",
     }
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script],
-        cwd=task,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = _run_isolated(script, task, environment)
     assert all(path.startswith(str(task)) for path in report["sdk"])
     assert sorted(report["models"]) == services
     assert all(operations > 0 for operations, _, _ in report["models"].values())
@@ -360,3 +340,19 @@ def _dependency_entries(archive: Path) -> list[tuple[str, int, int]]:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _run_isolated(script: str, task: Path, environment: dict[str, str]) -> Any:
+    """``script``'s last line of output, as JSON, from a ``python -I -S`` run in ``task``: as in Lambda, it
+    sees only the paths the script puts on ``sys.path`` (the unzipped package and the layer's packages)."""
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script],
+        cwd=task,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
