@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from handler.aws.clients import AwsClients
 from handler.aws.deadline import LAST_RETRY_MS, deadline
 from handler.aws.errors import AwsError, Sleep, error_text, is_read_operation
-from handler.aws.lifecycle_guard import mass_expiry
+from handler.aws.lifecycle_guard import blocked_message, mass_expiry
 from handler.aws.observe import (
     describe_repositories,
     list_repositories,
@@ -333,9 +333,9 @@ class _RunContext:
                 return replace(
                     change.finding, action=Action.FAILED, error=error_text(error), message=message, calls=()
                 )
-            if expiry:  # enforce's words (handler.aws.remediate.apply)
-                message = f"not applied: {expiry}; `ecr-drift enforce --allow-mass-expiry` applies it anyway"
-                return replace(change.finding, action=Action.BLOCKED, message=message, calls=())
+            if expiry:
+                blocked = blocked_message(expiry)
+                return replace(change.finding, action=Action.BLOCKED, message=blocked, calls=())
         return None
 
 

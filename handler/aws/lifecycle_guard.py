@@ -16,6 +16,12 @@ if TYPE_CHECKING:
 MASS_EXPIRY_EXAMPLES = 3  # images named in a blocked finding, so a person can check what would go
 
 
+def blocked_message(expiry: str) -> str:
+    """A blocked lifecycle finding's message, from what :func:`mass_expiry` says it would delete: enforce and
+    plan say it in the same words."""
+    return f"not applied: {expiry}; `ecr-drift enforce --allow-mass-expiry` applies it anyway"
+
+
 def mass_expiry(ecr: ECRClient, name: str, document: Any, guard: LifecycleGuard) -> str | None:
     """What applying ``document`` now would delete within the guard's horizon beyond its limits, with
     examples; None within them.

@@ -16,7 +16,7 @@ from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from handler.aws.errors import AwsError, Sleep, error_code, error_text, retry_not_found
-from handler.aws.lifecycle_guard import mass_expiry
+from handler.aws.lifecycle_guard import blocked_message, mass_expiry
 from handler.aws.observe import read
 from handler.desired.models import LifecycleGuard
 from handler.drift import CREATE_REPOSITORY
@@ -73,10 +73,7 @@ def apply(ecr: ECRClient, change: Change, guards: Guards) -> Finding:
                 name = call.parameters["repositoryName"]
                 expiry = mass_expiry(ecr, name, call.lifecycle_guard, guards.lifecycle)
                 if expiry and not guards.allow_mass_expiry:
-                    message = (
-                        f"not applied: {expiry}; `ecr-drift enforce --allow-mass-expiry` applies it anyway"
-                    )
-                    return replace(finding, action=Action.BLOCKED, message=message)
+                    return replace(finding, action=Action.BLOCKED, message=blocked_message(expiry))
                 if expiry:  # applied by override: the finding keeps what it cost
                     notes.append(f"applied, mass expiry allowed: {expiry}")
             notes += _make(ecr, call, guards.sleep)
