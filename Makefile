@@ -39,9 +39,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## mypy --strict on handler, infra and bench.
+## mypy --strict on handler, ecr_drift, infra and bench.
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict handler infra bench
+	$(BIN)/mypy --strict handler ecr_drift infra bench
 
 ## pytest, on every core.
 unit: $(STAMP)

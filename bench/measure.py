@@ -217,14 +217,15 @@ def package_size() -> PackageSize:
             )
             how = "infra/package.py build_lambda_package(include_dependencies=False)"
         else:
-            archive = Path(out) / "handler.zip"
+            archive = Path(out) / "lambda.zip"
             with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-                for path in sorted((ROOT / "handler").rglob("*.py")):
+                sources = [*(ROOT / "handler").rglob("*.py"), *(ROOT / "ecr_drift").rglob("*.py")]
+                for path in sorted(sources):
                     relative = path.relative_to(ROOT)
                     if "cli" not in relative.parts and "__pycache__" not in relative.parts:
                         zf.write(path, relative.as_posix())
                 zf.write(ROOT / "desired_state.json", "desired_state.json")
-            how = "zip of handler/ without handler/cli, plus desired_state.json (built by bench/)"
+            how = "zip of handler/, ecr_drift/ without its cli/, desired_state.json (built by bench/)"
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
         return PackageSize(how, archive.stat().st_size, sum(i.file_size for i in infos), len(infos))

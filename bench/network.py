@@ -32,7 +32,7 @@ from bench.results import SizeResult
 from bench.run import common_args, measure_size
 from bench.seed import load_bench_state
 from bench.server import DoubleServer
-from handler.aws.clients import DEFAULT_CONCURRENCY, MAX_ATTEMPTS
+from ecr_drift.aws.clients import DEFAULT_CONCURRENCY, MAX_ATTEMPTS
 
 START = "<!-- bench:network:start (rewritten by bench/network.py up to the end marker) -->"
 END = "<!-- bench:network:end -->"

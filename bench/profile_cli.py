@@ -51,7 +51,7 @@ def main() -> int:
     code = 0
     main_profile.enable()
     try:
-        cli_main: Callable[[], None] = importlib.import_module("handler.cli.app").main
+        cli_main: Callable[[], None] = importlib.import_module("ecr_drift.cli.app").main
         cli_main()
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1

@@ -9,24 +9,24 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLER = str(ROOT / "handler") + "/"
+PRODUCT = str(ROOT / "ecr_drift") + "/"
 SITE_PACKAGES = "site-packages/"
 STDLIB = str(Path(os.__file__).parent) + "/"
 
 # (label, file suffix, function name): cumulative thread-seconds of each, read from the merged profile.
 PROBES: tuple[tuple[str, str, str], ...] = (
-    ("CLI imports (handler.cli.app and everything it pulls in)", "importlib/__init__.py", "import_module"),
-    ("load and validate the desired state", "handler/desired/loading.py", "load_desired_state"),
-    ("engine.run (the whole check, main thread)", "handler/engine.py", "run"),
-    ("  create the boto3 session and ECR client", "handler/aws/clients.py", "ecr"),
-    ("  DescribeRepositories listing", "handler/aws/observe.py", "list_repositories"),
-    ("  registry reads and findings", "handler/engine.py", "registry"),
-    ("per-repository checks (worker threads, summed)", "handler/engine.py", "repository"),
-    ("  resolve the repository's settings", "handler/desired/resolution.py", "resolve"),
-    ("  compile its desired documents", "handler/drift.py", "desired_repository"),
-    ("  observe: its per-repository reads", "handler/aws/observe.py", "observe_repository"),
-    ("  diff: canonical forms and findings", "handler/drift.py", "repository_changes"),
-    ("  remediate: the write calls", "handler/engine.py", "remediate"),
+    ("CLI imports (ecr_drift.cli.app and everything it pulls in)", "importlib/__init__.py", "import_module"),
+    ("load and validate the desired state", "ecr_drift/desired/loading.py", "load_desired_state"),
+    ("engine.run (the whole check, main thread)", "ecr_drift/engine.py", "run"),
+    ("  create the boto3 session and ECR client", "ecr_drift/aws/clients.py", "ecr"),
+    ("  DescribeRepositories listing", "ecr_drift/aws/observe.py", "list_repositories"),
+    ("  registry reads and findings", "ecr_drift/engine.py", "registry"),
+    ("per-repository checks (worker threads, summed)", "ecr_drift/engine.py", "repository"),
+    ("  resolve the repository's settings", "ecr_drift/desired/resolution.py", "resolve"),
+    ("  compile its desired documents", "ecr_drift/drift.py", "desired_repository"),
+    ("  observe: its per-repository reads", "ecr_drift/aws/observe.py", "observe_repository"),
+    ("  diff: canonical forms and findings", "ecr_drift/drift.py", "repository_changes"),
+    ("  remediate: the write calls", "ecr_drift/engine.py", "remediate"),
     ("every ECR call (botocore _make_api_call)", "botocore/client.py", "_make_api_call"),
     ("  of which HTTP round trip (botocore Endpoint._send)", "botocore/endpoint.py", "_send"),
     ("  of which building the User-Agent header", "botocore/useragent.py", "to_string"),
@@ -37,7 +37,7 @@ PROBES: tuple[tuple[str, str, str], ...] = (
         "",
         "<method 'recv_into' of '_socket.socket' objects>",
     ),
-    ("print the JSON report", "handler/cli/account.py", "emit"),
+    ("print the JSON report", "ecr_drift/cli/account.py", "emit"),
 )
 
 
@@ -98,8 +98,8 @@ def _group(filename: str, name: str) -> str:
         return "importing (importlib)"
     if SITE_PACKAGES in filename:
         return filename.split(SITE_PACKAGES, 1)[1].split("/", 1)[0]
-    if filename.startswith(HANDLER):
-        return "handler (the product)"
+    if filename.startswith(PRODUCT):
+        return "ecr_drift (the product)"
     if filename.startswith(STDLIB):
         return "stdlib " + filename[len(STDLIB) :].split("/", 1)[0].removesuffix(".py")
     return filename

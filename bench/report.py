@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bench.measure import IMPORT_RUNS
 from bench.results import ProfileResult, Results, SizeResult, is_write
-from handler.aws.clients import DEFAULT_CONCURRENCY
-from handler.aws.errors import is_read_operation
+from ecr_drift.aws.clients import DEFAULT_CONCURRENCY
+from ecr_drift.aws.errors import is_read_operation
 
 GENERATED_START = "<!-- bench:generated:start (rewritten by bench/run.py up to the end marker) -->"
 GENERATED_END = "<!-- bench:generated:end -->"

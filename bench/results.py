@@ -8,7 +8,7 @@ from bench.measure import CliRun, ImportTime, PackageSize
 from bench.profiling import ProfileLine
 from bench.proxy import Counts
 from bench.seed import DriftPlan
-from handler.aws.errors import is_read_operation
+from ecr_drift.aws.errors import is_read_operation
 
 
 def is_ecr_operation(operation: str) -> bool:

@@ -30,8 +30,8 @@ from bench.report import render, write_report
 from bench.results import ProfileResult, Results, Run, SizeResult
 from bench.seed import BENCH_DESIRED, DriftPlan, load_bench_state, plan, seed
 from bench.server import DoubleServer
-from handler.aws.clients import DEFAULT_CONCURRENCY
-from handler.desired import DesiredState
+from ecr_drift.aws.clients import DEFAULT_CONCURRENCY
+from ecr_drift.desired import DesiredState
 
 ROOT = Path(__file__).resolve().parent.parent
 # The seeded drift is broad on purpose (a share of every repository), so its policy fixes are more than

@@ -22,10 +22,10 @@ import boto3
 from botocore import xform_name
 from botocore.config import Config
 
-from handler.desired import DesiredState, load_desired_state, resolve
-from handler.documents.lifecycle import render_lifecycle_policy
-from handler.drift import desired_repository, missing_repository_changes
-from handler.state import Call
+from ecr_drift.desired import DesiredState, load_desired_state, resolve
+from ecr_drift.documents.lifecycle import render_lifecycle_policy
+from ecr_drift.drift import desired_repository, missing_repository_changes
+from ecr_drift.state import Call
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient

@@ -22,7 +22,7 @@ START_TIMEOUT = 60.0
 
 
 class DoubleServer:
-    """``python -m handler.cli.ecr_double --port 0``; the URL is read from the line it prints."""
+    """``python -m ecr_drift.cli.ecr_double --port 0``; the URL is read from the line it prints."""
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[str] | None = None
@@ -36,7 +36,7 @@ class DoubleServer:
     def start(self) -> DoubleServer:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "handler.cli.ecr_double", "--port", "0"],
+            [sys.executable, "-m", "ecr_drift.cli.ecr_double", "--port", "0"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

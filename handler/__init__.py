@@ -1,1 +1,1 @@
-"""ecr-drift-enforcer: keeps an account's ECR registry exactly as declared in ``desired_state.json``."""
+"""The Lambda entry point only (``handler.enforce``); the product is the ``ecr_drift`` package."""

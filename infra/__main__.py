@@ -3,21 +3,21 @@
 import sys
 from pathlib import Path
 
-# `pulumi` runs this file with only infra/ on the path; the program is the `infra` package beside `handler`.
+# `pulumi` runs this file with only infra/ on the path; the program is the `infra` package beside `ecr_drift`.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
 import pulumi_aws as aws
 
-from handler.desired import DesiredStateError, load_desired_state
-from handler.role import (
+from ecr_drift.desired import DesiredStateError, load_desired_state
+from ecr_drift.role import (
     QUEUE_CONSUMER_IAM_ACTIONS,
     passed_role_arns,
     registry_iam_actions,
     required_iam_actions,
     service_linked_roles,
 )
-from handler.targets import effective_mode
+from ecr_drift.targets import effective_mode
 from infra import package
 from infra.components.alerting import Alerting
 from infra.components.baseline import BaselineArgs, RegistryBaseline

@@ -12,7 +12,7 @@ from typing import Literal, cast, get_args
 
 import pulumi
 
-from handler.config import DEFAULT_SWEEP_BATCH_SIZE, MAX_CONCURRENCY, MAX_SWEEP_BATCH_SIZE
+from ecr_drift.config import DEFAULT_SWEEP_BATCH_SIZE, MAX_CONCURRENCY, MAX_SWEEP_BATCH_SIZE
 from infra import sweep_budget
 from infra.sweep_budget import (
     DEFAULT_REQUESTS_PER_SECOND,
@@ -70,7 +70,7 @@ class StackSettings:
     log_retention_days: int
     security_hub_findings: bool
     findings_event_bus: str
-    # Scheduled sweeps go through the sweep queue in batches of `sweep_batch_size` (handler/fanout.py).
+    # Scheduled sweeps go through the sweep queue in batches of `sweep_batch_size` (ecr_drift/fanout.py).
     sweep_fan_out: bool
     sweep_batch_size: int
     # At most this many sweep batches run at once (the event source mapping's maximum concurrency):

@@ -1,6 +1,6 @@
 """The EventBridge patterns that wake the enforcer, as plain dicts (tested by routing events through moto).
 
-The watched calls are the router's (``handler.events.watched_calls``, from the settings' declarations), so a
+The watched calls are the router's (``ecr_drift.events.watched_calls``, from the settings' declarations), so a
 call the enforcer acts on is never filtered out before it arrives, and no call it ignores costs an invocation.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handler.events import API_CALL, ECR_EVENT_SOURCE, SERVICE_EVENT, watched_calls
+from ecr_drift.events import API_CALL, ECR_EVENT_SOURCE, SERVICE_EVENT, watched_calls
 
 
 def api_call_pattern(enforcer_role_arn: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The Lambda deployment package: a deterministic zip, so an unchanged tree never redeploys the function.
 
-Contents: ``handler/`` without the CLI, ``desired_state.json`` at the root (the function reads the copy it was
-deployed with), and the dependencies that neither the runtime nor the Powertools layer provide: a pinned
-boto3/botocore, because the runtime's bundled SDK lags the ECR API (tag-mutability exclusion filters,
-repository creation templates). Powertools, pydantic and aws-xray-sdk come from the layer.
+Contents: ``handler/`` (the entry point), ``ecr_drift/`` without the CLI, ``desired_state.json`` at the root
+(the function reads the copy it was deployed with), and the dependencies that neither the runtime nor the
+Powertools layer provide: a pinned boto3/botocore, because the runtime's bundled SDK lags the ECR API (tag-
+mutability exclusion filters, repository creation templates). Powertools, pydantic and aws-xray-sdk come from
+the layer.
 
 botocore ships the models of every AWS service: 15.6 of the 17 MB the zip would weigh. The zip keeps those of
 the services the packaged code creates clients for, read from the code itself (:func:`used_services`), and of
@@ -33,8 +34,8 @@ DEFAULT_BUILD_DIR = ROOT / "infra" / "build"
 # The SDK the tests run against; keep it equal to the project's locked boto3 when upgrading.
 LAMBDA_REQUIREMENTS = ("boto3==1.44.5", "botocore==1.44.5")
 PIP_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
-# The CLI (typer, rich, moto) never runs in Lambda: handler/cli/ stays out.
-EXCLUDED_HANDLER_DIRS = ("cli",)
+# The CLI (typer, rich, moto) never runs in Lambda: ecr_drift/cli/ stays out.
+EXCLUDED_PACKAGE_DIRS = ("cli",)
 # Console scripts: not importable code.
 EXCLUDED_DEPENDENCY_DIRS = ("bin",)
 # Clients that the layer's libraries create from this package's botocore (first on the path): Powertools'
@@ -134,8 +135,9 @@ def archive_sha256(archive: Path) -> str:
 
 
 def _project_files() -> Iterator[tuple[str, Path]]:
-    for name, path in _tree(ROOT / "handler", exclude_dirs=EXCLUDED_HANDLER_DIRS):
-        yield f"handler/{name}", path
+    for package, excluded in (("handler", ()), ("ecr_drift", EXCLUDED_PACKAGE_DIRS)):
+        for name, path in _tree(ROOT / package, exclude_dirs=excluded):
+            yield f"{package}/{name}", path
     yield "desired_state.json", ROOT / "desired_state.json"
 
 

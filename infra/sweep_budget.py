@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
-from handler.aws.clients import DEFAULT_CONCURRENCY
-from handler.aws.observe import NAMES_PER_CALL, PAGE_SIZE
-from handler.settings import repository_settings
+from ecr_drift.aws.clients import DEFAULT_CONCURRENCY
+from ecr_drift.aws.observe import NAMES_PER_CALL, PAGE_SIZE
+from ecr_drift.settings import repository_settings
 
 # One call in flight issues 1 / 50 ms = 20 requests a second. 50 ms is a quick round-trip for an ECR
 # control-plane call from a Lambda in its region: assuming quick calls errs towards fewer slots, as slower
@@ -76,7 +76,7 @@ def split(
 
 def repository_reads() -> int:
     """The ECR reads a repository costs when every repository setting is managed: each distinct read the
-    settings declare, made once per repository however many settings share it (handler.drift's
+    settings declare, made once per repository however many settings share it (ecr_drift.drift's
     ``repository_reads``)."""
     return len({read for setting in repository_settings() for read in setting.reads})
 

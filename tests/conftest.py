@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from handler.aws.clients import AwsClients
-from handler.desired import DesiredState, load_desired_state
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.desired import DesiredState, load_desired_state
 
 # No per-example deadline: CI shares two cores with pytest-xdist workers, and timing is what the benchmark
 # measures, not the property tests.
@@ -54,7 +54,7 @@ def aws() -> Iterator[None]:
     """moto in-process, with the project's double for what moto lacks (pull-through cache rules, ...)."""
     from moto import mock_aws
 
-    from handler.cli.ecr_double import install_ecr_double
+    from ecr_drift.cli.ecr_double import install_ecr_double
 
     install_ecr_double()
     with mock_aws():

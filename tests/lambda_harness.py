@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from handler import metrics
-from handler.cli.lambda_context import FakeLambdaContext
+from ecr_drift import metrics
+from ecr_drift.cli.lambda_context import FakeLambdaContext
 from tests.conftest import ACCOUNT_ID, EVENTS_DIR, EXAMPLE_PATH, REGION
 
 ENFORCER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/ecr-drift-enforcer"
@@ -37,7 +37,7 @@ def lambda_environment(
     monkeypatch: pytest.MonkeyPatch, desired: Path = EXAMPLE_PATH, **variables: str
 ) -> None:
     """The function's environment (nothing published unless ``variables`` say so), a fresh cold start."""
-    from handler import enforce
+    from ecr_drift import lambda_function
 
     monkeypatch.setenv("DESIRED_STATE_PATH", str(desired))
     monkeypatch.setenv("ENFORCER_ROLE_ARN", ENFORCER_ROLE)
@@ -55,11 +55,11 @@ def lambda_environment(
         monkeypatch.delenv(name, raising=False)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
-    enforce.startup.cache_clear()
+    lambda_function.startup.cache_clear()
     # Metrics instances share one store per process: drop what earlier tests added and never flushed.
-    enforce.metrics.clear_metrics()
+    lambda_function.metrics.clear_metrics()
     # Undone after the test: a later in-process run (the demo) must not print this test's log lines.
-    monkeypatch.setattr(enforce.logger.registered_handler, "stream", _CurrentStdout())
+    monkeypatch.setattr(lambda_function.logger.registered_handler, "stream", _CurrentStdout())
 
 
 class _CurrentStdout:
@@ -73,9 +73,9 @@ class _CurrentStdout:
 
 
 def invoke(event: Any, context: FakeLambdaContext | None = None) -> dict[str, Any]:
-    from handler import enforce
+    from ecr_drift import lambda_function
 
-    response: dict[str, Any] = enforce.lambda_handler(event, context or FakeLambdaContext())
+    response: dict[str, Any] = lambda_function.lambda_handler(event, context or FakeLambdaContext())
     return response
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from handler.aws.clients import AwsClients
+from ecr_drift.aws.clients import AwsClients
 from tests.conftest import ACCOUNT_ID, REGION
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from handler import metrics
+from ecr_drift import metrics
 from infra.config import APP_NAME, StackSettings
 
 PERIOD_SECONDS = 300

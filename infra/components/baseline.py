@@ -2,9 +2,9 @@
 replication, the registry policy, and creation templates so that the repositories ECR creates lazily start
 out compliant.
 
-Every policy text, template and replication rule comes from the shared compiler in ``handler.documents``
-and the settings in ``handler.settings`` (the bytes the enforcer sends too), and every repository's
-settings from ``handler.desired.resolve`` (defaults overlaid by its entry). A field the desired state leaves
+Every policy text, template and replication rule comes from the shared compiler in ``ecr_drift.documents``
+and the settings in ``ecr_drift.settings`` (the bytes the enforcer sends too), and every repository's
+settings from ``ecr_drift.desired.resolve`` (defaults overlaid by its entry). A field the desired state leaves
 out is left out here as well: it is not managed.
 """
 
@@ -18,15 +18,15 @@ from typing import Any, Protocol, TypeVar
 import pulumi
 import pulumi_aws as aws
 
-from handler.desired import DesiredState, RepositorySettings, resolve
-from handler.desired.models import ReplicationRule
-from handler.documents.creation_template import template_prefix
-from handler.documents.mutability import desired_tag_mutability
-from handler.documents.registry_policy import registry_policy_text
-from handler.documents.replication import replication_configuration
-from handler.documents.repository_documents import lifecycle_policy_text, repository_policy_text
-from handler.settings.creation_templates import creation_templates
-from handler.settings.tag_mutability import to_api
+from ecr_drift.desired import DesiredState, RepositorySettings, resolve
+from ecr_drift.desired.models import ReplicationRule
+from ecr_drift.documents.creation_template import template_prefix
+from ecr_drift.documents.mutability import desired_tag_mutability
+from ecr_drift.documents.registry_policy import registry_policy_text
+from ecr_drift.documents.replication import replication_configuration
+from ecr_drift.documents.repository_documents import lifecycle_policy_text, repository_policy_text
+from ecr_drift.settings.creation_templates import creation_templates
+from ecr_drift.settings.tag_mutability import to_api
 from infra.iam import service_trust_policy
 
 # ECR's service principal assumes this role to create repositories from a template that sets tags or KMS.

@@ -19,8 +19,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from handler import metrics
-from handler.config import DESIRED_STATE_SHA256_TAG, DESIRED_STATE_SHA256_VARIABLE
+from ecr_drift import metrics
+from ecr_drift.config import DESIRED_STATE_SHA256_TAG, DESIRED_STATE_SHA256_VARIABLE
 from infra.config import APP_NAME, StackSettings
 from infra.event_patterns import api_call_pattern, repository_created_pattern
 from infra.iam import partition_of, role_policy, service_trust_policy
@@ -223,7 +223,7 @@ class Enforcer(pulumi.ComponentResource):
             "POWERTOOLS_SERVICE_NAME": metrics.SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": metrics.NAMESPACE,
         }
-        if self.sweep_queue is not None:  # unset, the scheduled sweep runs in-process (handler/fanout.py)
+        if self.sweep_queue is not None:  # unset, the scheduled sweep runs in-process (ecr_drift/fanout.py)
             environment["SWEEP_QUEUE_URL"] = self.sweep_queue.url
             environment["SWEEP_BATCH_SIZE"] = str(settings.sweep_batch_size)
         return aws.lambda_.Function(

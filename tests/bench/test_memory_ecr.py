@@ -16,9 +16,9 @@ from bench.memory_ecr import REGION
 from bench.scale import memory_account, sweep_once
 from bench.seed import load_bench_state, plan, seed
 from bench.server import DoubleServer
-from handler.aws.clients import AwsClients
-from handler.findings import Report
-from handler.targets import Mode
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.findings import Report
+from ecr_drift.targets import Mode
 
 SIZE = 50
 

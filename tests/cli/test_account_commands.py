@@ -14,11 +14,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from handler.aws.clients import AwsClients
-from handler.cli import account
-from handler.cli.app import app
-from handler.findings import REPOSITORY, UNMANAGED_REPOSITORY, Action, Finding, Report
-from handler.settings import registry_settings, repository_settings
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.cli import account
+from ecr_drift.cli.app import app
+from ecr_drift.findings import REPOSITORY, UNMANAGED_REPOSITORY, Action, Finding, Report
+from ecr_drift.settings import registry_settings, repository_settings
 from tests.aws_calls import AwsCalls
 from tests.conftest import EXAMPLE_PATH, REGION, ROOT
 
@@ -270,7 +270,7 @@ def test_invoke_json_of_a_clean_report(stubbed_lambda: Stubber) -> None:
 
 
 def test_invoke_says_what_a_bounded_response_left_out(stubbed_lambda: Stubber) -> None:
-    from handler.publish.limits import bounded_response
+    from ecr_drift.publish.limits import bounded_response
 
     findings = [
         Finding(f"repo-{n:04}", "tags", {"team": "x" * 2_000}, {}, Action.DRIFT) for n in range(3_000)

@@ -16,10 +16,10 @@ import pytest
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
-from handler import metrics
-from handler.cli import doctor as doctor_module
-from handler.cli.app import app
-from handler.cli.doctor_checks import (
+from ecr_drift import metrics
+from ecr_drift.cli import doctor as doctor_module
+from ecr_drift.cli.app import app
+from ecr_drift.cli.doctor_checks import (
     DeadLetters,
     Status,
     Trail,
@@ -32,7 +32,7 @@ from handler.cli.doctor_checks import (
     records_ecr_writes,
     rules_verdict,
 )
-from handler.config import DESIRED_STATE_SHA256_TAG
+from ecr_drift.config import DESIRED_STATE_SHA256_TAG
 from infra.event_patterns import api_call_pattern, repository_created_pattern
 from tests.conftest import ACCOUNT_ID, EXAMPLE_PATH, REGION
 

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from handler.cli.app import app
-from handler.desired import load_desired_state, load_desired_state_text
+from ecr_drift.cli.app import app
+from ecr_drift.desired import load_desired_state, load_desired_state_text
 from tests.cli.test_account_commands import deny_operation
 from tests.conftest import REGION
 

@@ -12,8 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from handler.cli.app import app
-from handler.desired.schema import render_schema
+from ecr_drift.cli.app import app
+from ecr_drift.desired.schema import render_schema
 from tests.conftest import EXAMPLE_PATH, ROOT
 
 runner = CliRunner()
@@ -479,7 +479,7 @@ def test_every_command_has_help_with_an_example() -> None:
 def test_an_internal_error_is_one_line_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from handler.cli import app as app_module
+    from ecr_drift.cli import app as app_module
 
     def broken() -> None:
         raise RuntimeError("boom")

@@ -12,18 +12,19 @@ import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from handler.cli.app import app
+from ecr_drift.cli.app import app
 from tests.cli.sandbox_process import running_sandbox
 from tests.conftest import EXAMPLE_PATH, ROOT
 
 runner = CliRunner()
-PACKAGED_EXAMPLE = ROOT / "handler" / "cli" / "example_desired_state.json"
+PACKAGED_EXAMPLE = ROOT / "ecr_drift" / "cli" / "example_desired_state.json"
 # What the `demo` extra brings and a plain install must not (nor the `infra` extra's Pulumi).
 EXTRA_ONLY = {"moto", "flask", "flask-cors", "docker", "cfn-lint", "pulumi", "pulumi-aws"}
 DEMO_EXTRA_LINE = (
@@ -35,7 +36,7 @@ DEMO_EXTRA_LINE = (
 def test_the_packaged_example_is_the_example() -> None:
     assert PACKAGED_EXAMPLE.read_bytes() == EXAMPLE_PATH.read_bytes(), (
         "the demo's packaged example is a copy of desired_state.json: "
-        "cp desired_state.json handler/cli/example_desired_state.json"
+        "cp desired_state.json ecr_drift/cli/example_desired_state.json"
     )
 
 
@@ -63,7 +64,7 @@ def _run(
 def _wheel(tmp_path: Path) -> Path:
     """The wheel, built from a copy of what goes into it (the build writes build/ and egg-info beside it)."""
     source = tmp_path / "source"
-    shutil.copytree(ROOT / "handler", source / "handler", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "ecr_drift", source / "ecr_drift", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, source / name)
     built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", tmp_path / "dist", source)
@@ -85,6 +86,10 @@ def test_a_plain_install_is_a_working_cli_without_moto_and_the_demo_extra_adds_t
     empty = tmp_path / "empty"
     empty.mkdir()
 
+    # One top-level package, named for the product: no `handler` to collide with other Lambda code.
+    with zipfile.ZipFile(wheel) as zf:
+        top_level = {name.split("/")[0] for name in zf.namelist()}
+    assert top_level == {"ecr_drift", wheel.name.split("-py")[0] + ".dist-info"}
     installed = _run(pip, "install", "--quiet", wheel)
     assert installed.returncode == 0, installed.stderr
     listed = json.loads(_run(pip, "list", "--format", "json").stdout)

@@ -12,11 +12,11 @@ import boto3
 import pytest
 from rich.console import Console
 
-from handler.blast_radius import OVERRIDE
-from handler.cli import account
-from handler.cli.app import app
-from handler.cli.render import WIDE_TERMINAL, print_report
-from handler.findings import Finding, Report
+from ecr_drift.blast_radius import OVERRIDE
+from ecr_drift.cli import account
+from ecr_drift.cli.app import app
+from ecr_drift.cli.render import WIDE_TERMINAL, print_report
+from ecr_drift.findings import Finding, Report
 from tests.aws_calls import AwsCalls
 from tests.cli import test_account_commands as commands
 from tests.conftest import REGION

@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from handler.cli.account import PROGRESS_THRESHOLD, _progress
-from handler.cli.output import Output, OutputFormat
+from ecr_drift.cli.account import PROGRESS_THRESHOLD, _progress
+from ecr_drift.cli.output import Output, OutputFormat
 
 
 def _terminal_output(output_format: OutputFormat = OutputFormat.table) -> tuple[Output, io.StringIO]:

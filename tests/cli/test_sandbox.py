@@ -20,10 +20,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
-from handler.aws import clients as aws_clients
-from handler.aws.errors import error_text
-from handler.cli.app import app
-from handler.cli.errors import explain
+from ecr_drift.aws import clients as aws_clients
+from ecr_drift.aws.errors import error_text
+from ecr_drift.cli.app import app
+from ecr_drift.cli.errors import explain
 from tests.cli.sandbox_process import ECR_DRIFT, running_sandbox
 from tests.conftest import EXAMPLE_PATH, REGION
 
@@ -111,7 +111,7 @@ def test_a_port_in_use_is_one_line_and_exit_1() -> None:
 
 def test_without_moto_the_sandbox_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # As in an install without the `demo` extra: the double is not imported yet and moto.server is absent.
-    monkeypatch.delitem(sys.modules, "handler.cli.ecr_double", raising=False)
+    monkeypatch.delitem(sys.modules, "ecr_drift.cli.ecr_double", raising=False)
     monkeypatch.setitem(sys.modules, "moto.server", None)
     result = runner.invoke(app, ["sandbox"])
     assert result.exit_code == 1

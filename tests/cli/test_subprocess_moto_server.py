@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from handler.cli.ecr_double import serve
+from ecr_drift.cli.ecr_double import serve
 from tests.conftest import EXAMPLE_PATH, REGION
 
 pytestmark = pytest.mark.slow

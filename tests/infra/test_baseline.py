@@ -8,15 +8,15 @@ import json
 
 import pytest
 
-from handler.desired import DesiredState, load_desired_state_text
-from handler.desired.resolution import overlay
-from handler.documents.creation_template import applied_for, template_prefix
-from handler.documents.replication import replication_configuration
-from handler.documents.repository_documents import lifecycle_policy_text, repository_policy_text
-from handler.settings import creation_templates as creation_templates_setting
-from handler.settings import registry_policy
-from handler.settings.creation_templates import creation_templates
-from handler.state import ObservedRegistry
+from ecr_drift.desired import DesiredState, load_desired_state_text
+from ecr_drift.desired.resolution import overlay
+from ecr_drift.documents.creation_template import applied_for, template_prefix
+from ecr_drift.documents.replication import replication_configuration
+from ecr_drift.documents.repository_documents import lifecycle_policy_text, repository_policy_text
+from ecr_drift.settings import creation_templates as creation_templates_setting
+from ecr_drift.settings import registry_policy
+from ecr_drift.settings.creation_templates import creation_templates
+from ecr_drift.state import ObservedRegistry
 from infra.components.baseline import BaselineArgs, RegistryBaseline
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.infra.conftest import StackRun, run_under_mocks

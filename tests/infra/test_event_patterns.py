@@ -16,8 +16,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from handler.desired import DesiredState
-from handler.events import Ignored, route, watched_calls
+from ecr_drift.desired import DesiredState
+from ecr_drift.events import Ignored, route, watched_calls
 from infra.event_patterns import api_call_pattern, repository_created_pattern
 from tests.conftest import EVENTS_DIR, REGION
 

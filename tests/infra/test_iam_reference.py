@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 from policy_sentry.querying.actions import get_privilege_info
 
-from handler.desired import DesiredState, load_desired_state_text
-from handler.role import (
+from ecr_drift.desired import DesiredState, load_desired_state_text
+from ecr_drift.role import (
     QUEUE_CONSUMER_IAM_ACTIONS,
     passed_role_arns,
     registry_iam_actions,
     required_iam_actions,
     service_linked_roles,
 )
-from handler.settings import creation_templates, pull_through_cache
+from ecr_drift.settings import creation_templates, pull_through_cache
 from infra.iam import ECR_SERVICE_PRINCIPALS, partition_of, role_policy
 from tests.conftest import ACCOUNT_ID, REGION
 

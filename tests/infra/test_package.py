@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 import pytest
 
-from handler.aws.clients import AwsClients
+from ecr_drift.aws.clients import AwsClients
 from infra.package import (
     LAMBDA_REQUIREMENTS,
     LAYER_SERVICES,
@@ -54,6 +54,8 @@ LAYER_DISTRIBUTIONS = (
 LAMBDA_ZIP_LIMIT = 50 * 1024 * 1024  # direct upload
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 LEAN_ZIP_LIMIT = 5_000_000  # issue #14: 17 MB with every service's botocore models, 1.8 MB with the used ones
+# The project's own directories in the zip: the entry point and the package.
+PROJECT_DIRS = ("handler/", "ecr_drift/")
 
 
 @pytest.fixture(scope="module")
@@ -84,21 +86,28 @@ def lambda_dirs(full_package: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def packaged_services(package: Path) -> frozenset[str]:
     """The services the package's own modules create clients for, as the build reads them."""
     with zipfile.ZipFile(package) as zf:
-        modules = [ROOT / n for n in zf.namelist() if n.startswith("handler/") and n.endswith(".py")]
+        modules = [ROOT / n for n in zf.namelist() if n.startswith(PROJECT_DIRS) and n.endswith(".py")]
     return used_services(modules)
 
 
-def test_package_holds_the_handler_without_the_cli_and_the_desired_state(bare_package: Path) -> None:
+def test_package_holds_the_entry_the_code_without_the_cli_and_the_desired_state(
+    bare_package: Path,
+) -> None:
     with zipfile.ZipFile(bare_package) as zf:
         names = zf.namelist()
         assert zf.read("desired_state.json") == (ROOT / "desired_state.json").read_bytes()
     assert "handler/enforce.py" in names
     assert "handler/__init__.py" in names
-    assert "handler/documents/lifecycle.py" in names
-    assert not [n for n in names if n.startswith("handler/cli/")]
+    assert "ecr_drift/documents/lifecycle.py" in names
+    assert not [n for n in names if n.startswith("ecr_drift/cli/")]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    sources = [p.relative_to(ROOT).as_posix() for p in (ROOT / "handler").rglob("*") if p.is_file()]
-    expected = [n for n in sources if "__pycache__" not in n and not n.startswith("handler/cli/")]
+    sources = [
+        p.relative_to(ROOT).as_posix()
+        for package in ("handler", "ecr_drift")
+        for p in (ROOT / package).rglob("*")
+        if p.is_file()
+    ]
+    expected = [n for n in sources if "__pycache__" not in n and not n.startswith("ecr_drift/cli/")]
     assert names == sorted([*expected, "desired_state.json"])
 
 
@@ -157,7 +166,7 @@ class Context:
         return 900_000
 
 missing = []
-for name in ("typer", "rich", "moto", "handler.cli"):
+for name in ("typer", "rich", "moto", "ecr_drift.cli"):
     try:
         importlib.import_module(name)
     except ModuleNotFoundError:
@@ -178,7 +187,7 @@ print(json.dumps({{"boto3": boto3.__file__, "version": boto3.__version__, "missi
     report = _run_isolated(script, task, environment)
     assert report["boto3"].startswith(str(task))
     assert f"boto3=={report['version']}" in LAMBDA_REQUIREMENTS
-    assert report["missing"] == ["typer", "rich", "moto", "handler.cli"]
+    assert report["missing"] == ["typer", "rich", "moto", "ecr_drift.cli"]
     assert report["response"]["status"] == "ignored"
     assert "own role" in report["response"]["reason"]
     assert not [p for p in report["path"] if "site-packages" in p]
@@ -286,7 +295,7 @@ sys.path[:0] = [{str(task)!r}, {str(layer)!r}]
 import boto3, botocore
 from botocore import xform_name
 import handler.enforce
-from handler.aws.clients import AwsClients
+from ecr_drift.aws.clients import AwsClients
 
 session = boto3.Session(region_name="eu-west-1")
 models = {{}}
@@ -312,7 +321,7 @@ print(json.dumps({{"sdk": [boto3.__file__, botocore.__file__], "models": models,
     assert all(path.startswith(str(task)) for path in report["sdk"])
     assert sorted(report["models"]) == services
     assert all(operations > 0 for operations, _, _ in report["models"].values())
-    assert report["models"]["ecr"][1] > 0  # handler.aws.observe pages through ECR's reads
+    assert report["models"]["ecr"][1] > 0  # ecr_drift.aws.observe pages through ECR's reads
     assert report["created"]
     assert set(report["created"]) <= set(services)
     assert not [p for p in report["path"] if "site-packages" in p]
@@ -334,7 +343,7 @@ def _dependency_entries(archive: Path) -> list[tuple[str, int, int]]:
         return [
             (i.filename, i.CRC, i.external_attr)
             for i in zf.infolist()
-            if not i.filename.startswith("handler/") and i.filename != "desired_state.json"
+            if not i.filename.startswith(PROJECT_DIRS) and i.filename != "desired_state.json"
         ]
 
 

@@ -20,6 +20,7 @@ from infra.package import PIP_PLATFORMS, ROOT, build_lambda_package
 
 STAND_INS = {
     "handler/__init__.py": "",
+    "ecr_drift/__init__.py": "",
     "infra/__init__.py": "",
     "bench/__init__.py": "",
     "tests/__init__.py": "",

@@ -10,14 +10,14 @@ from typing import Any
 import pulumi
 import pytest
 
-from handler import engine, metrics
-from handler.config import EnforcerConfig
-from handler.desired import DesiredState, load_desired_state_text, resolve
-from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
-from handler.documents.mutability import desired_tag_mutability
-from handler.documents.repository_policy import build_repository_policy, render_repository_policy
-from handler.role import QUEUE_CONSUMER_IAM_ACTIONS, registry_iam_actions, required_iam_actions
-from handler.settings.tag_mutability import to_api
+from ecr_drift import engine, metrics
+from ecr_drift.config import EnforcerConfig
+from ecr_drift.desired import DesiredState, load_desired_state_text, resolve
+from ecr_drift.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
+from ecr_drift.documents.mutability import desired_tag_mutability
+from ecr_drift.documents.repository_policy import build_repository_policy, render_repository_policy
+from ecr_drift.role import QUEUE_CONSUMER_IAM_ACTIONS, registry_iam_actions, required_iam_actions
+from ecr_drift.settings.tag_mutability import to_api
 from infra import package
 from infra.components.enforcer import HANDLER, TIMEOUT_SECONDS
 from infra.config import SettingsError
@@ -106,7 +106,7 @@ def dev_with_cache_role(program_env: Any) -> StackRun:
     text = json.dumps(document)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
-            "handler.desired.load_desired_state",
+            "ecr_drift.desired.load_desired_state",
             lambda _path, *, home: load_desired_state_text(text, home=home),
         )
         return run_program("dev", stack_config("dev"))

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler.desired import DesiredState, resolve
-from handler.drift import desired_repository, repository_reads
+from ecr_drift.desired import DesiredState, resolve
+from ecr_drift.drift import desired_repository, repository_reads
 from infra import sweep_budget
 from infra.sweep_budget import (
     DEFAULT_REQUESTS_PER_SECOND,

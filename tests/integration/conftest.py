@@ -12,13 +12,13 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from handler import enforce, engine
-from handler.aws.clients import AwsClients
-from handler.cli.ecr_double import set_aws_document_rewriting
-from handler.desired import DesiredState
-from handler.findings import Report
-from handler.role import required_iam_actions
-from handler.targets import Mode, Target, sweep
+from ecr_drift import engine, lambda_function
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.cli.ecr_double import set_aws_document_rewriting
+from ecr_drift.desired import DesiredState
+from ecr_drift.findings import Report
+from ecr_drift.role import required_iam_actions
+from ecr_drift.targets import Mode, Target, sweep
 from tests.aws_calls import AwsCalls
 from tests.conftest import FORBIDDEN_OPERATIONS
 from tests.lambda_harness import lambda_environment
@@ -76,7 +76,7 @@ def ecr_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
         recorder.attach(clients.ecr)
         return clients
 
-    monkeypatch.setattr(enforce, "AwsClients", recording_clients)
+    monkeypatch.setattr(lambda_function, "AwsClients", recording_clients)
     return recorder
 
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from handler.cli.ecr_double import install_ecr_double, serve, set_aws_document_rewriting
+from ecr_drift.cli.ecr_double import install_ecr_double, serve, set_aws_document_rewriting
 from tests.conftest import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:

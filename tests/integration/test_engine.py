@@ -12,23 +12,23 @@ from typing import Any
 
 import pytest
 
-from handler import engine
-from handler.aws import errors, observe
-from handler.aws.clients import AwsClients
-from handler.aws.remediate import apply
-from handler.cli.ecr_double import set_aws_document_rewriting
-from handler.desired import DesiredState
-from handler.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
-from handler.findings import REGISTRY, Action, Finding, Origin
-from handler.role import required_iam_actions
-from handler.settings import registry_settings, repository_settings
-from handler.targets import Mode, Target
+from ecr_drift import engine
+from ecr_drift.aws import errors, observe
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.aws.remediate import apply
+from ecr_drift.cli.ecr_double import set_aws_document_rewriting
+from ecr_drift.desired import DesiredState
+from ecr_drift.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
+from ecr_drift.findings import REGISTRY, Action, Finding, Origin
+from ecr_drift.role import required_iam_actions
+from ecr_drift.settings import registry_settings, repository_settings
+from ecr_drift.targets import Mode, Target
 from tests.aws_calls import AwsCalls
 from tests.integration.conftest import FaultInjector, Runner
 from tests.lambda_harness import emitted_metrics, invoke
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-HANDLER = Path(__file__).resolve().parents[2] / "handler"
+ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 KEEP_THREE = {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 3}
 OTHER_POLICY = {"rules": [{"rulePriority": 1, "selection": KEEP_THREE, "action": {"type": "expire"}}]}
@@ -655,19 +655,19 @@ def test_declared_actions_cover_every_call_and_are_exact(baseline: Any, calls: A
 
 
 def test_no_code_path_deletes_a_repository_or_an_image() -> None:
-    """Static: nothing under handler/ names an ECR repository- or image-deleting operation."""
+    """Static: nothing under handler/ or ecr_drift/ names an ECR repository- or image-deleting operation."""
     forbidden = {"delete_repository", "batch_delete_image", "DeleteRepository", "BatchDeleteImage"}
     # Event names watched for (events.py), and the demo's simulated human deleting a repository for the
     # enforcer to recreate: data, not calls of the enforcer.
     # The remediation's own list of what it refuses to call, whatever a setting asks for.
     allowed_strings = {
-        "handler/events.py": {"DeleteRepository"},
-        "handler/cli/demo.py": {"DeleteRepository"},
-        "handler/aws/remediate.py": {"DeleteRepository", "BatchDeleteImage"},
+        "ecr_drift/events.py": {"DeleteRepository"},
+        "ecr_drift/cli/demo.py": {"DeleteRepository"},
+        "ecr_drift/aws/remediate.py": {"DeleteRepository", "BatchDeleteImage"},
     }
     offenders = []
-    for path in HANDLER.rglob("*.py"):
-        relative = str(path.relative_to(HANDLER.parent))
+    for path in [*(ROOT / "handler").rglob("*.py"), *(ROOT / "ecr_drift").rglob("*.py")]:
+        relative = str(path.relative_to(ROOT))
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and node.attr in forbidden:
                 offenders.append(f"{relative}:{node.lineno} .{node.attr}")

@@ -13,11 +13,11 @@ from typing import Any
 import boto3
 import pytest
 
-from handler import enforce, engine
-from handler.aws import observe
-from handler.aws.clients import AwsClients
-from handler.cli.lambda_context import FakeLambdaContext
-from handler.fanout import SweepBatch
+from ecr_drift import engine, lambda_function
+from ecr_drift.aws import observe
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.cli.lambda_context import FakeLambdaContext
+from ecr_drift.fanout import SweepBatch
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.lambda_harness import (
@@ -77,7 +77,7 @@ def calls(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> ProductCalls:
         recorded.sqs.attach(clients.sqs)
         return clients
 
-    monkeypatch.setattr(enforce, "AwsClients", recording_clients)
+    monkeypatch.setattr(lambda_function, "AwsClients", recording_clients)
     return recorded
 
 

@@ -33,12 +33,12 @@ from botocore.awsrequest import AWSResponse
 from botocore.retries import bucket, standard
 from moto.core.botocore_stubber import MockRawResponse
 
-from handler import engine
-from handler.aws.clients import MAX_ATTEMPTS, AwsClients
-from handler.cli.lambda_context import FakeLambdaContext
-from handler.desired import DesiredState
-from handler.findings import REGISTRY, Action
-from handler.targets import Mode, Target
+from ecr_drift import engine
+from ecr_drift.aws.clients import MAX_ATTEMPTS, AwsClients
+from ecr_drift.cli.lambda_context import FakeLambdaContext
+from ecr_drift.desired import DesiredState
+from ecr_drift.findings import REGISTRY, Action
+from ecr_drift.targets import Mode, Target
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.integration.conftest import FaultInjector, Runner

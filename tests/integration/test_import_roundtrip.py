@@ -13,16 +13,16 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from handler import engine
-from handler.aws.clients import AwsClients
-from handler.cli.app import app
-from handler.cli.ecr_double import install_ecr_double, set_aws_document_rewriting
-from handler.desired import DesiredState, RepositorySettings, load_desired_state_text, resolve
-from handler.documents.repository_documents import lifecycle_policy_text
-from handler.documents.repository_policy import PULL_ACTIONS
-from handler.findings import Report
-from handler.settings.creation_templates import creation_templates
-from handler.targets import Mode, sweep
+from ecr_drift import engine
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.cli.app import app
+from ecr_drift.cli.ecr_double import install_ecr_double, set_aws_document_rewriting
+from ecr_drift.desired import DesiredState, RepositorySettings, load_desired_state_text, resolve
+from ecr_drift.documents.repository_documents import lifecycle_policy_text
+from ecr_drift.documents.repository_policy import PULL_ACTIONS
+from ecr_drift.findings import Report
+from ecr_drift.settings.creation_templates import creation_templates
+from ecr_drift.targets import Mode, sweep
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.integration.conftest import Runner
 

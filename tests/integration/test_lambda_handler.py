@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handler import engine
-from handler.cli.lambda_context import FakeLambdaContext
+from ecr_drift import engine
+from ecr_drift.cli.lambda_context import FakeLambdaContext
 from tests.aws_calls import AwsCalls
 from tests.conftest import REGION
 from tests.lambda_harness import (

@@ -18,11 +18,11 @@ from botocore.awsrequest import AWSResponse
 from moto.ecr.models import ecr_backends
 from typer.testing import CliRunner
 
-from handler.aws import lifecycle_guard
-from handler.aws.clients import AwsClients
-from handler.cli.app import app
-from handler.findings import Action
-from handler.targets import Mode
+from ecr_drift.aws import lifecycle_guard
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.cli.app import app
+from ecr_drift.findings import Action
+from ecr_drift.targets import Mode
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.integration.conftest import Runner

@@ -17,12 +17,12 @@ from typing import Any
 import boto3
 import pytest
 
-from handler import engine
-from handler.aws.clients import AwsClients
-from handler.aws.errors import is_read_operation
-from handler.desired import DesiredState
-from handler.findings import Action, Report
-from handler.targets import Mode, Target
+from ecr_drift import engine
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.aws.errors import is_read_operation
+from ecr_drift.desired import DesiredState
+from ecr_drift.findings import Action, Report
+from ecr_drift.targets import Mode, Target
 from tests.aws_calls import AwsCalls, Call
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.integration.conftest import Runner

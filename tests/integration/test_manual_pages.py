@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from handler.cli import account
-from handler.cli.app import app
-from handler.cli.lambda_context import FakeLambdaContext
+from ecr_drift.cli import account
+from ecr_drift.cli.app import app
+from ecr_drift.cli.lambda_context import FakeLambdaContext
 from tests.cli.test_account_commands import REPORT_SCHEMA
 from tests.conftest import REGION
 from tests.lambda_harness import invoke

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from handler.aws.clients import AwsClients
+from ecr_drift.aws.clients import AwsClients
 from tests.conftest import PRODUCT_CALLS, pytest_sessionfinish
 
 

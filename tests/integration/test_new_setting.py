@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from handler.desired import DesiredState
-from handler.desired.models import RepositorySettings
-from handler.events import route, watched_calls
-from handler.findings import Action
-from handler.role import required_iam_actions
-from handler.settings import register, tags, unregister
-from handler.settings.base import RepositoryEvent, RepositorySetting
-from handler.state import Call, ObservedRepository, RepositoryOptions, Write
-from handler.targets import Mode, Target
+from ecr_drift.desired import DesiredState
+from ecr_drift.desired.models import RepositorySettings
+from ecr_drift.events import route, watched_calls
+from ecr_drift.findings import Action
+from ecr_drift.role import required_iam_actions
+from ecr_drift.settings import register, tags, unregister
+from ecr_drift.settings.base import RepositoryEvent, RepositorySetting
+from ecr_drift.state import Call, ObservedRepository, RepositoryOptions, Write
+from ecr_drift.targets import Mode, Target
 from infra.event_patterns import api_call_pattern
 from tests.aws_calls import AwsCalls
 from tests.integration.conftest import Runner

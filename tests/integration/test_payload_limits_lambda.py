@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 import pytest
 
-from handler import enforce, engine
-from handler.aws.clients import AwsClients
-from handler.findings import Action, Finding, Report
-from handler.targets import Target
+from ecr_drift import engine, lambda_function
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.findings import Action, Finding, Report
+from ecr_drift.targets import Target
 from tests.conftest import REGION
 from tests.lambda_harness import invoke, lambda_environment, log_records
 
@@ -115,7 +115,7 @@ def sent(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> Sent:
         clients.sns.meta.events.register("before-call.sns.Publish", recorder.record_publish)
         return clients
 
-    monkeypatch.setattr(enforce, "AwsClients", recording_clients)
+    monkeypatch.setattr(lambda_function, "AwsClients", recording_clients)
     topic = boto3.client("sns", region_name=REGION).create_topic(Name="ecr-drift-findings")["TopicArn"]
     lambda_environment(monkeypatch, FINDINGS_TOPIC_ARN=topic, FINDINGS_EVENT_BUS="default")
     monkeypatch.setattr(engine, "run", fake_run)

@@ -12,13 +12,13 @@ from typing import Any
 import boto3
 import pytest
 
-from handler.desired import DesiredState, load_desired_state
-from handler.documents.registry_policy import render_registry_policy
-from handler.documents.replication import replication_configuration
-from handler.drift import desired_registry, registry_changes
-from handler.settings import registry_policy, replication
-from handler.settings.creation_templates import creation_templates
-from handler.state import DesiredRegistry, ObservedRegistry
+from ecr_drift.desired import DesiredState, load_desired_state
+from ecr_drift.documents.registry_policy import render_registry_policy
+from ecr_drift.documents.replication import replication_configuration
+from ecr_drift.drift import desired_registry, registry_changes
+from ecr_drift.settings import registry_policy, replication
+from ecr_drift.settings.creation_templates import creation_templates
+from ecr_drift.state import DesiredRegistry, ObservedRegistry
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, EXAMPLE_PATH, REGION
 from tests.lambda_harness import invoke, lambda_environment, load_event

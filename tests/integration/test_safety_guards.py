@@ -21,14 +21,14 @@ from botocore.awsrequest import AWSResponse
 from botocore.retries import bucket, standard
 from moto.core.botocore_stubber import MockRawResponse
 
-from handler import engine
-from handler.aws import deadline, remediate
-from handler.aws.clients import AwsClients
-from handler.blast_radius import OVERRIDE
-from handler.cli.lambda_context import FakeLambdaContext
-from handler.findings import REGISTRY, Action, Finding
-from handler.settings import repository_policy
-from handler.targets import Mode, Target
+from ecr_drift import engine
+from ecr_drift.aws import deadline, remediate
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.blast_radius import OVERRIDE
+from ecr_drift.cli.lambda_context import FakeLambdaContext
+from ecr_drift.findings import REGISTRY, Action, Finding
+from ecr_drift.settings import repository_policy
+from ecr_drift.targets import Mode, Target
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.integration.conftest import FaultInjector, Runner
@@ -420,7 +420,7 @@ def test_a_read_throttled_on_every_attempt_gives_up_before_the_deadline_with_fin
 def test_the_lambda_derives_its_own_role_from_sts_when_enforcer_role_arn_is_unset(
     ecr: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from handler import enforce
+    from ecr_drift import lambda_function
 
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(RoleName="ecr-drift-enforcer", Path="/platform/", AssumeRolePolicyDocument="{}")
@@ -433,7 +433,7 @@ def test_the_lambda_derives_its_own_role_from_sts_when_enforcer_role_arn_is_unse
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
     monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
 
-    config, _ = enforce.startup()
+    config, _ = lambda_function.startup()
 
     assert config.enforcer_role_arn == f"arn:aws:iam::{ACCOUNT_ID}:role/ecr-drift-enforcer"
     session = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/ecr-drift-enforcer/ecr-drift-enforcer"
@@ -452,7 +452,7 @@ def _own_event(principal: str) -> dict[str, Any]:
 def test_the_cli_makes_a_mass_change_only_with_allow_mass_change(ecr: Any, tmp_path: Any) -> None:
     from typer.testing import CliRunner
 
-    from handler.cli.app import app
+    from ecr_drift.cli.app import app
 
     names = repositories_with_policies(ecr, LIMIT + 1)
     desired = tmp_path / "desired_state.json"
@@ -494,7 +494,7 @@ class Killed(BaseException):
 def test_a_run_killed_before_it_publishes_still_left_its_findings_in_the_log(
     ecr: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from handler import enforce
+    from ecr_drift import lambda_function
     from tests.lambda_harness import log_records
 
     for name in ("admin-dashboard", "temporal-worker"):
@@ -504,7 +504,7 @@ def test_a_run_killed_before_it_publishes_still_left_its_findings_in_the_log(
     def killed(*_: Any, **__: Any) -> None:
         raise Killed
 
-    monkeypatch.setattr(enforce, "publish", killed)
+    monkeypatch.setattr(lambda_function, "publish", killed)
     capsys.readouterr()
 
     with pytest.raises(Killed):

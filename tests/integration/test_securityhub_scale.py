@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from handler.aws.clients import AwsClients
-from handler.findings import REGISTRY, Action, Finding, Report
-from handler.publish import securityhub
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.findings import REGISTRY, Action, Finding, Report
+from ecr_drift.publish import securityhub
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.securityhub_double import BatchUpdateFindingsDouble, FakeTime, GetFindingsDouble

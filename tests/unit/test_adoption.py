@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from handler.adoption import Adoption, adopt, render
-from handler.adoption.readers import FROM_REGISTRY, FROM_REPOSITORY, repository_policy_fields
-from handler.desired import DesiredState, load_desired_state_text, resolve
-from handler.desired.lifecycle_rules import RawLifecyclePolicy
-from handler.documents.repository_policy import PUSH_ACTIONS
-from handler.drift import desired_registry, desired_repository, registry_changes, repository_changes
-from handler.settings import (
+from ecr_drift.adoption import Adoption, adopt, render
+from ecr_drift.adoption.readers import FROM_REGISTRY, FROM_REPOSITORY, repository_policy_fields
+from ecr_drift.desired import DesiredState, load_desired_state_text, resolve
+from ecr_drift.desired.lifecycle_rules import RawLifecyclePolicy
+from ecr_drift.documents.repository_policy import PUSH_ACTIONS
+from ecr_drift.drift import desired_registry, desired_repository, registry_changes, repository_changes
+from ecr_drift.settings import (
     creation_templates,
     lifecycle_policy,
     pull_through_cache,
@@ -26,7 +26,7 @@ from handler.settings import (
     repository_settings,
     tags,
 )
-from handler.state import ObservedRegistry, ObservedRepository
+from ecr_drift.state import ObservedRegistry, ObservedRepository
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -131,7 +131,7 @@ def unmanaged(adoption: Adoption) -> dict[str, str]:
 
 
 def test_import_reads_every_registered_setting() -> None:
-    """A new setting is one module in handler/settings; import must learn to read it too (readers.py)."""
+    """A new setting is one module in ecr_drift/settings; import must learn to read it too (readers.py)."""
     assert {s.name for s in repository_settings()} == set(FROM_REPOSITORY)
     fields = {f for s in registry_settings() for f in s.fields}
     # Creation templates are no field: import derives repository_patterns from them.

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler.adoption.factoring import IMPLICIT, Factored, Fields, Unmanaged, Value, factor
-from handler.desired import DesiredState, RepositorySettings, load_desired_state_text, resolve
+from ecr_drift.adoption.factoring import IMPLICIT, Factored, Fields, Unmanaged, Value, factor
+from ecr_drift.desired import DesiredState, RepositorySettings, load_desired_state_text, resolve
 
 PATTERN = "cache/*"
 KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

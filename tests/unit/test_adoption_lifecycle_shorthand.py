@@ -11,15 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from handler.desired.lifecycle_rules import LifecycleRule
-from handler.documents.canonical_json import dumps
-from handler.documents.lifecycle import (
+from ecr_drift.desired.lifecycle_rules import LifecycleRule
+from ecr_drift.documents.canonical_json import dumps
+from ecr_drift.documents.lifecycle import (
     canonical_lifecycle_policy,
     compile_lifecycle_policy,
     validate_lifecycle_policy,
 )
-from handler.documents.lifecycle_shorthand import lifecycle_field, shorthand_rules
-from handler.documents.problems import DocumentError
+from ecr_drift.documents.lifecycle_shorthand import lifecycle_field, shorthand_rules
+from ecr_drift.documents.problems import DocumentError
 
 DOC_EXAMPLES: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "data" / "lifecycle" / "aws_doc_examples.json").read_text()

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from handler.aws.clients import DEFAULT_CONCURRENCY
-from handler.config import (
+from ecr_drift.aws.clients import DEFAULT_CONCURRENCY
+from ecr_drift.config import (
     DEFAULT_DESIRED_STATE_PATH,
     DEFAULT_SWEEP_BATCH_SIZE,
     MAX_SWEEP_BATCH_SIZE,
     ConfigError,
     EnforcerConfig,
 )
-from handler.desired import DesiredState
-from handler.targets import Mode
+from ecr_drift.desired import DesiredState
+from ecr_drift.targets import Mode
 from tests.conftest import ROOT
 
 ROLE = "arn:aws:iam::123456789012:role/ecr-drift-enforcer"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handler.documents.creation_template import (
+from ecr_drift.documents.creation_template import (
     CREATE_ON_PUSH,
     MAX_DESCRIPTION_LENGTH,
     PULL_THROUGH_CACHE,

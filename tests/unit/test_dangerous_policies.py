@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from handler.desired import DesiredStateError, load_desired_state_text
-from handler.desired.models import PolicyStatement
-from handler.documents.iam_policy import PULL_ACTIONS, statement_problems
-from handler.documents.problems import DocumentError
-from handler.documents.repository_policy import build_repository_policy
+from ecr_drift.desired import DesiredStateError, load_desired_state_text
+from ecr_drift.desired.models import PolicyStatement
+from ecr_drift.documents.iam_policy import PULL_ACTIONS, statement_problems
+from ecr_drift.documents.problems import DocumentError
+from ecr_drift.documents.repository_policy import build_repository_policy
 from tests.conftest import EXAMPLE_PATH
 
 Doc = dict[str, Any]

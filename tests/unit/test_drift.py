@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handler.desired import DesiredState, resolve
-from handler.documents.mutability import TagMutability
-from handler.drift import (
+from ecr_drift.desired import DesiredState, resolve
+from ecr_drift.documents.mutability import TagMutability
+from ecr_drift.drift import (
     desired_registry,
     desired_repository,
     missing_repository_changes,
@@ -26,8 +26,8 @@ from handler.drift import (
     repository_changes,
     unmanaged_repository_findings,
 )
-from handler.findings import REGISTRY, Action, Finding
-from handler.settings import (
+from ecr_drift.findings import REGISTRY, Action, Finding
+from ecr_drift.settings import (
     lifecycle_policy,
     pull_through_cache,
     registry_scanning,
@@ -36,7 +36,7 @@ from handler.settings import (
     tag_mutability,
     tags,
 )
-from handler.state import DesiredRepository, ObservedRegistry, ObservedRepository
+from ecr_drift.state import DesiredRepository, ObservedRegistry, ObservedRepository
 
 NAME = "team/api"
 ARN = f"arn:aws:ecr:eu-west-1:123456789012:repository/{NAME}"
@@ -611,6 +611,7 @@ def test_registry_read_failure_is_failed() -> None:
 
 def test_drift_imports_no_aws_sdk() -> None:
     code = (
-        "import sys, handler.drift; assert not {'boto3', 'botocore'} & set(sys.modules), sorted(sys.modules)"
+        "import sys, ecr_drift.drift; "
+        "assert not {'boto3', 'botocore'} & set(sys.modules), sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handler.desired import DesiredState
-from handler.events import Ignored, ManualTarget, route
-from handler.findings import Origin, Report
-from handler.targets import Mode, Target
+from ecr_drift.desired import DesiredState
+from ecr_drift.events import Ignored, ManualTarget, route
+from ecr_drift.findings import Origin, Report
+from ecr_drift.targets import Mode, Target
 from tests.lambda_harness import (
     CONSOLE_SESSION,
     ENFORCER_ROLE,
@@ -504,7 +504,7 @@ def test_lambda_handler_never_raises(
     event: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The handler's own path (routing, modes, response) with the engine stubbed: no AWS here."""
-    from handler import engine
+    from ecr_drift import engine
 
     lambda_environment(monkeypatch)
     monkeypatch.setattr(engine, "run", lambda target, **_: Report(mode="audit", trigger=target.trigger))

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from handler.events import Ignored
-from handler.fanout import (
+from ecr_drift.events import Ignored
+from ecr_drift.fanout import (
     CALL_BYTES,
     ENTRIES_PER_CALL,
     FANOUT_IAM_ACTIONS,
@@ -20,7 +20,7 @@ from handler.fanout import (
     retry_all,
     send_batches,
 )
-from handler.targets import Target
+from ecr_drift.targets import Target
 from tests.lambda_harness import sqs_event
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/ecr-drift-sweep"

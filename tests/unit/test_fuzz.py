@@ -30,21 +30,21 @@ from hypothesis import strategies as st
 from hypothesis.internal.conjecture import utils as conjecture_utils
 from hypothesis_jsonschema import from_schema
 
-from handler.desired import DesiredState, resolve
-from handler.desired.loading import validate_document
-from handler.desired.models import REPOSITORY_NAME_PATTERN, absent_not_null
-from handler.documents.lifecycle import (
+from ecr_drift.desired import DesiredState, resolve
+from ecr_drift.desired.loading import validate_document
+from ecr_drift.desired.models import REPOSITORY_NAME_PATTERN, absent_not_null
+from ecr_drift.documents.lifecycle import (
     MAX_POLICY_CHARS,
     canonical_lifecycle_policy,
     validate_lifecycle_policy,
 )
-from handler.documents.repository_documents import lifecycle_policy_text, repository_policy_text
-from handler.documents.repository_policy import MAX_POLICY_TEXT_LENGTH, parse_repository_policy
-from handler.drift import desired_repository, missing_repository_changes
-from handler.events import Ignored, route
-from handler.findings import Report
-from handler.state import RepositoryOptions
-from handler.targets import Target
+from ecr_drift.documents.repository_documents import lifecycle_policy_text, repository_policy_text
+from ecr_drift.documents.repository_policy import MAX_POLICY_TEXT_LENGTH, parse_repository_policy
+from ecr_drift.drift import desired_repository, missing_repository_changes
+from ecr_drift.events import Ignored, route
+from ecr_drift.findings import Report
+from ecr_drift.state import RepositoryOptions
+from ecr_drift.targets import Target
 from tests.conftest import ROOT
 from tests.lambda_harness import ENFORCER_ROLE, event_files, invoke, lambda_environment, load_event
 from tests.unit.test_events import JSON
@@ -135,7 +135,7 @@ def test_the_handler_answers_every_deeply_mutated_event(
     event: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The handler's own path with the engine stubbed (test_lambda_handler.py runs the real engine)."""
-    from handler import engine
+    from ecr_drift import engine
 
     lambda_environment(monkeypatch)
     monkeypatch.setattr(engine, "run", lambda target, **_: Report(mode="audit", trigger=target.trigger))

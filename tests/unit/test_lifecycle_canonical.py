@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler.documents.lifecycle import (
+from ecr_drift.documents.lifecycle import (
     canonical_lifecycle_policy,
     lifecycle_policies_equal,
     render_lifecycle_policy,

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from handler.desired.lifecycle_rules import LifecycleRule, RawLifecyclePolicy
-from handler.documents.lifecycle import (
+from ecr_drift.desired.lifecycle_rules import LifecycleRule, RawLifecyclePolicy
+from ecr_drift.documents.lifecycle import (
     compile_lifecycle_policy,
     render_lifecycle_policy,
     validate_lifecycle_policy,
 )
-from handler.documents.problems import DocumentError, Problem
+from ecr_drift.documents.problems import DocumentError, Problem
 
 DOC_EXAMPLES: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "data" / "lifecycle" / "aws_doc_examples.json").read_text()

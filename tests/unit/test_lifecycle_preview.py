@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from handler.documents.lifecycle_preview import (
+from ecr_drift.documents.lifecycle_preview import (
     Expiry,
     Fate,
     Image,
@@ -26,7 +26,7 @@ from handler.documents.lifecycle_preview import (
     preview,
     simulate,
 )
-from handler.documents.problems import DocumentError
+from ecr_drift.documents.problems import DocumentError
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DOC_EXAMPLES: dict[str, Any] = json.loads(

@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler.documents.lifecycle import validate_lifecycle_policy
-from handler.documents.lifecycle_preview import IMAGE_STATUSES, Fate, Image, Step, preview, simulate
+from ecr_drift.documents.lifecycle import validate_lifecycle_policy
+from ecr_drift.documents.lifecycle_preview import IMAGE_STATUSES, Fate, Image, Step, preview, simulate
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 TAGS = ("v1", "v2", "prod-1", "build-rc1")

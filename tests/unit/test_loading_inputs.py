@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from handler.desired import DesiredStateError, load_desired_state, load_desired_state_text
-from handler.documents.problems import path_key
+from ecr_drift.desired import DesiredStateError, load_desired_state, load_desired_state_text
+from ecr_drift.documents.problems import path_key
 from tests.conftest import EXAMPLE_PATH
 
 EXAMPLE: dict[str, Any] = json.loads(EXAMPLE_PATH.read_text())

@@ -10,8 +10,8 @@ from botocore.validate import ParamValidator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler.documents.mutability import TagMutability, desired_tag_mutability
-from handler.settings.tag_mutability import observed_tag_mutability, to_api
+from ecr_drift.documents.mutability import TagMutability, desired_tag_mutability
+from ecr_drift.settings.tag_mutability import observed_tag_mutability, to_api
 
 ECR_MODEL = botocore.session.get_session().get_service_model("ecr")
 TAG_FILTERS = st.from_regex(r"[0-9a-zA-Z._*-]{1,20}", fullmatch=True)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from handler.findings import Action, Finding, Report
-from handler.publish import eventbridge, sns
-from handler.publish.limits import RESPONSE_LIMIT, bounded_response, json_size, most_important_first
+from ecr_drift.findings import Action, Finding, Report
+from ecr_drift.publish import eventbridge, sns
+from ecr_drift.publish.limits import RESPONSE_LIMIT, bounded_response, json_size, most_important_first
 
 KB256 = 256 * 1024
 

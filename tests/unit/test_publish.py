@@ -16,10 +16,10 @@ import boto3
 import pytest
 from aws_lambda_powertools import Logger, Metrics
 
-from handler.aws.clients import AwsClients
-from handler.config import EnforcerConfig
-from handler.findings import REGISTRY, Action, Finding, Origin, Report
-from handler.publish import (
+from ecr_drift.aws.clients import AwsClients
+from ecr_drift.config import EnforcerConfig
+from ecr_drift.findings import REGISTRY, Action, Finding, Origin, Report
+from ecr_drift.publish import (
     DRIFT_DETECTED,
     DRIFT_REMEDIATED,
     PUBLISH_FAILURES,

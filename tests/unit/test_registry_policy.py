@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from handler.desired.models import PolicyStatement, RegistryPolicyStatement
-from handler.documents.canonical_json import dumps
-from handler.documents.iam_policy import statement_problems
-from handler.documents.problems import DocumentError, Problem
-from handler.documents.registry_policy import (
+from ecr_drift.desired.models import PolicyStatement, RegistryPolicyStatement
+from ecr_drift.documents.canonical_json import dumps
+from ecr_drift.documents.iam_policy import statement_problems
+from ecr_drift.documents.problems import DocumentError, Problem
+from ecr_drift.documents.registry_policy import (
     MAX_REGISTRY_POLICY_TEXT_LENGTH,
     build_registry_policy,
     canonical_registry_policy,
@@ -24,7 +24,7 @@ from handler.documents.registry_policy import (
     registry_policy_text,
     render_registry_policy,
 )
-from handler.documents.repository_policy import canonical_repository_policy
+from ecr_drift.documents.repository_policy import canonical_repository_policy
 from tests.conftest import ACCOUNT_ID, REGION
 
 SOURCE_ACCOUNT = "111122223333"

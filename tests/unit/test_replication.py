@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from handler.desired.models import ReplicationRule
-from handler.documents.problems import Problem
-from handler.documents.replication import (
+from ecr_drift.desired.models import ReplicationRule
+from ecr_drift.documents.problems import Problem
+from ecr_drift.documents.replication import (
     canonical_replication,
     replication_configuration,
     replication_equal,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handler.desired.models import PolicyStatement
-from handler.documents.problems import DocumentError
-from handler.documents.repository_policy import (
+from ecr_drift.desired.models import PolicyStatement
+from ecr_drift.documents.problems import DocumentError
+from ecr_drift.documents.repository_policy import (
     MANAGED_SIDS,
     MAX_POLICY_TEXT_LENGTH,
     PULL_ACTIONS,

@@ -8,8 +8,8 @@ from fnmatch import fnmatchcase
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler.desired import DesiredState, load_desired_state_text, resolve
-from handler.desired.resolution import globs_overlap, literal_prefix, tied_patterns
+from ecr_drift.desired import DesiredState, load_desired_state_text, resolve
+from ecr_drift.desired.resolution import globs_overlap, literal_prefix, tied_patterns
 
 
 def _state(**extra: object) -> DesiredState:

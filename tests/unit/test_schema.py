@@ -6,7 +6,7 @@ import json
 
 import jsonschema
 
-from handler.desired.schema import SCHEMA_FILE, desired_state_schema, render_schema
+from ecr_drift.desired.schema import SCHEMA_FILE, desired_state_schema, render_schema
 from tests.conftest import EXAMPLE_PATH, ROOT
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from handler.aws.errors import is_read_operation
-from handler.aws.remediate import NEVER_CALLED
-from handler.desired import DesiredState, resolve
-from handler.desired.models import Registry, RepositorySettings
-from handler.drift import desired_repository, missing_repository_changes
-from handler.settings import registry_settings, repository_settings
-from handler.settings.base import RegistrySetting, RepositorySetting
+from ecr_drift.aws.errors import is_read_operation
+from ecr_drift.aws.remediate import NEVER_CALLED
+from ecr_drift.desired import DesiredState, resolve
+from ecr_drift.desired.models import Registry, RepositorySettings
+from ecr_drift.drift import desired_repository, missing_repository_changes
+from ecr_drift.settings import registry_settings, repository_settings
+from ecr_drift.settings.base import RegistrySetting, RepositorySetting
 
 SETTINGS: list[RepositorySetting[Any] | RegistrySetting[Any]] = [*repository_settings(), *registry_settings()]
 

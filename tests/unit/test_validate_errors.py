@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from handler.desired import DesiredStateError, load_desired_state_text
-from handler.desired.checks import semantic_problems
+from ecr_drift.desired import DesiredStateError, load_desired_state_text
+from ecr_drift.desired.checks import semantic_problems
 from tests.conftest import ACCOUNT_ID, EXAMPLE_PATH, REGION
 
 Doc = dict[str, Any]

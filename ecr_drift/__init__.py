@@ -1,0 +1,1 @@
+"""ecr-drift-enforcer: keeps an account's ECR registry exactly as declared in ``desired_state.json``."""

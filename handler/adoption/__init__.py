@@ -1,8 +1,0 @@
-"""Adopting an existing registry: what the account has → a factored desired state (``ecr-drift import``)."""
-
-from __future__ import annotations
-
-from handler.adoption.adopt import Adoption, adopt, render
-from handler.adoption.factoring import Unmanaged
-
-__all__ = ["Adoption", "Unmanaged", "adopt", "render"]
