@@ -52,5 +52,5 @@ def test_make_test_passes_beside_the_deploys_build_output(tmp_path: Path) -> Non
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Success: no issues found in 3 source files" in result.stdout
+    assert "Success: no issues found in 4 source files" in result.stdout
     assert "1 passed" in result.stdout
