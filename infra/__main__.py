@@ -9,7 +9,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_aws as aws
 
-from ecr_drift.desired import DesiredStateError, load_desired_state
 from ecr_drift.role import (
     QUEUE_CONSUMER_IAM_ACTIONS,
     passed_role_arns,
@@ -18,18 +17,18 @@ from ecr_drift.role import (
     service_linked_roles,
 )
 from ecr_drift.targets import effective_mode
-from infra import package
+from infra import desired_state, package
 from infra.components.alerting import Alerting
 from infra.components.baseline import BaselineArgs, RegistryBaseline
 from infra.components.enforcer import Enforcer, EnforcerArgs
 from infra.config import load_settings
 
 settings = load_settings()
-try:
-    state = load_desired_state(package.ROOT / "desired_state.json", home=(settings.region, None))
-except DesiredStateError as error:
-    # The same path-by-path problems `ecr-drift validate` prints, without a Python traceback around them.
-    raise pulumi.RunError(str(error)) from None
+state = desired_state.load(settings)
+mode = effective_mode(settings.mode, state.enforcement.mode)
+# What `pulumi up` will do to the registry, before it does it: an output and an info line at preview.
+summary = desired_state.deployment_summary(state, settings, str(mode))
+pulumi.log.info(desired_state.describe(summary))
 account_id = aws.get_caller_identity_output().account_id
 
 alerting = Alerting("alerting", settings)
@@ -39,10 +38,11 @@ enforcer = Enforcer(
         settings=settings,
         package=package.build_lambda_package(
             package.DEFAULT_BUILD_DIR,
+            desired_state=settings.desired_state_path,
             python_version=settings.python_version,
             platform=package.PIP_PLATFORMS[settings.architecture],
         ),
-        mode=effective_mode(settings.mode, state.enforcement.mode),
+        mode=mode,
         iam_actions=required_iam_actions(),
         queue_consumer_iam_actions=QUEUE_CONSUMER_IAM_ACTIONS,
         registry_iam_actions=registry_iam_actions(),
@@ -70,6 +70,7 @@ baseline = RegistryBaseline(
 # `pulumi destroy` deletes them before the baseline, whose deletions then invoke nothing that re-creates it.
 enforcer.listen(after=[baseline])
 
+pulumi.export("desired_state", summary)
 pulumi.export("repository_urls", baseline.repository_urls)
 pulumi.export("function_name", enforcer.function.name)
 pulumi.export("function_arn", enforcer.function.arn)

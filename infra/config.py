@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, cast, get_args
 
 import pulumi
 
 from ecr_drift.config import DEFAULT_SWEEP_BATCH_SIZE, MAX_CONCURRENCY, MAX_SWEEP_BATCH_SIZE
-from infra import sweep_budget
+from infra import package, sweep_budget
 from infra.sweep_budget import (
     DEFAULT_REQUESTS_PER_SECOND,
     MAX_MAPPING_CONCURRENCY,
@@ -38,6 +39,8 @@ LOG_RETENTION_DAYS = frozenset(
 DEFAULT_EXPECTED_REPOSITORIES = 1_000
 _SCHEDULE = re.compile(r"^(rate\(1 (minute|hour|day)\)|rate\([1-9][0-9]* (minutes|hours|days)\)|cron\(.+\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# One account, one file: the repository root's desired_state.json, which the CLI reads by default too.
+DEFAULT_DESIRED_STATE = "desired_state.json"
 
 
 class SettingsError(pulumi.RunError):
@@ -48,6 +51,11 @@ class SettingsError(pulumi.RunError):
 class StackSettings:
     stack: str
     region: str
+    # `desiredStatePath` as set (relative to the repository root), and the file it names.
+    desired_state_file: str
+    desired_state_path: Path
+    # The shipped example may be deployed only when the stack says so (infra/desired_state.py).
+    allow_example_desired_state: bool
     alert_emails: tuple[str, ...]
     schedule_expression: str
     # None: the enforcer follows `enforcement.mode` of desired_state.json.
@@ -138,6 +146,14 @@ def load_settings() -> StackSettings:
             problems.append(f"{APP_NAME}:{key} must be a positive number, not {value}")
         return value
 
+    desired_state_file = config.get("desiredStatePath", DEFAULT_DESIRED_STATE)
+    # Relative to the repository root, not to infra/ where `pulumi` runs: the path the CLI commands take.
+    desired_state_path = package.ROOT / desired_state_file
+    if not desired_state_path.is_file():
+        problems.append(
+            f"{APP_NAME}:desiredStatePath {desired_state_file!r} is not a file: {desired_state_path} "
+            "(the path is relative to the repository root)"
+        )
     raw_emails = config.get_object("alertEmails", [])
     emails = tuple(e for e in raw_emails if isinstance(e, str)) if isinstance(raw_emails, list) else ()
     if emails != tuple(raw_emails) or not all(_EMAIL.match(e) for e in emails):
@@ -187,6 +203,9 @@ def load_settings() -> StackSettings:
     settings = StackSettings(
         stack=pulumi.get_stack(),
         region=pulumi.Config("aws").require("region"),
+        desired_state_file=desired_state_file,
+        desired_state_path=desired_state_path,
+        allow_example_desired_state=config.get_bool("allowExampleDesiredState", False),
         alert_emails=emails,
         schedule_expression=schedule,
         mode=cast(Mode | None, mode),

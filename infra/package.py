@@ -1,10 +1,10 @@
 """The Lambda deployment package: a deterministic zip, so an unchanged tree never redeploys the function.
 
-Contents: ``handler/`` (the entry point), ``ecr_drift/`` without the CLI, ``desired_state.json`` at the root
-(the function reads the copy it was deployed with), and the dependencies that neither the runtime nor the
-Powertools layer provide: a pinned boto3/botocore, because the runtime's bundled SDK lags the ECR API (tag-
-mutability exclusion filters, repository creation templates). Powertools, pydantic and aws-xray-sdk come from
-the layer.
+Contents: ``handler/`` (the entry point), ``ecr_drift/`` without the CLI, the stack's desired-state file as
+``desired_state.json`` at the root (the function reads the copy it was deployed with), and the dependencies
+that neither the runtime nor the Powertools layer provide: a pinned boto3/botocore, because the runtime's
+bundled SDK lags the ECR API (tag-mutability exclusion filters, repository creation templates). Powertools,
+pydantic and aws-xray-sdk come from the layer.
 
 botocore ships the models of every AWS service: 15.6 of the 17 MB the zip would weigh. The zip keeps those of
 the services the packaged code creates clients for, read from the code itself (:func:`used_services`), and of
@@ -31,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BUILD_DIR = ROOT / "infra" / "build"
+# The single-account case: the repository root's file. A stack passes its own (`desiredStatePath`).
+DEFAULT_DESIRED_STATE = ROOT / "desired_state.json"
 # The SDK the tests run against; keep it equal to the project's locked boto3 when upgrading.
 LAMBDA_REQUIREMENTS = ("boto3==1.44.5", "botocore==1.44.5")
 PIP_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
@@ -54,15 +56,21 @@ class PackageError(Exception):
 
 
 def build_lambda_package(
-    out_dir: Path, *, python_version: str, platform: str, include_dependencies: bool = True
+    out_dir: Path,
+    *,
+    python_version: str,
+    platform: str,
+    desired_state: Path = DEFAULT_DESIRED_STATE,
+    include_dependencies: bool = True,
 ) -> Path:
     """Write the function's zip into ``out_dir`` and return its path.
 
+    ``desired_state`` is the stack's file (``desiredStatePath``), packaged as ``desired_state.json``.
     ``platform`` is a pip platform tag (see :data:`PIP_PLATFORMS`). With ``include_dependencies=False`` the
     zip holds only the project's own files (fast and offline, for tests).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    entries = dict(_project_files())
+    entries = dict(_project_files(desired_state))
     if include_dependencies:
         services = LAYER_SERVICES | used_services(p for name, p in entries.items() if name.endswith(".py"))
         dependencies = _cached_dependencies(out_dir, python_version=python_version, platform=platform)
@@ -72,7 +80,10 @@ def build_lambda_package(
             if not _is_unused_model(name, services)
         )
     suffix = "" if include_dependencies else "-no-deps"
-    archive = out_dir / f"ecr-drift-enforcer-py{python_version}-{platform}{suffix}.zip"
+    # Stacks with different desired states share the build directory: each content gets a zip of its own, so
+    # that one stack's build never replaces the zip another's preview or update is about to upload.
+    state = hashlib.sha256(desired_state.read_bytes()).hexdigest()[:12]
+    archive = out_dir / f"ecr-drift-enforcer-py{python_version}-{platform}{suffix}-{state}.zip"
     _write_zip(archive, entries)
     return archive
 
@@ -134,11 +145,11 @@ def archive_sha256(archive: Path) -> str:
     return hashlib.sha256(archive.read_bytes()).hexdigest()
 
 
-def _project_files() -> Iterator[tuple[str, Path]]:
+def _project_files(desired_state: Path) -> Iterator[tuple[str, Path]]:
     for package, excluded in (("handler", ()), ("ecr_drift", EXCLUDED_PACKAGE_DIRS)):
         for name, path in _tree(ROOT / package, exclude_dirs=excluded):
             yield f"{package}/{name}", path
-    yield "desired_state.json", ROOT / "desired_state.json"
+    yield "desired_state.json", desired_state  # whatever the stack's file is called
 
 
 def _tree(base: Path, *, exclude_dirs: tuple[str, ...]) -> Iterator[tuple[str, Path]]:

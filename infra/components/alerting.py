@@ -209,6 +209,13 @@ class Alerting(pulumi.ComponentResource):
         super().__init__("ecr-drift-enforcer:alerting:Alerting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.topic = aws.sns.Topic("findings", display_name="ECR drift enforcer", opts=child)
+        if not settings.alert_emails:
+            # Allowed (the topic may be subscribed elsewhere), but said: nobody is e-mailed about drift.
+            pulumi.log.warn(
+                f"{APP_NAME}:alertEmails is empty: no e-mail subscription, findings and alarms reach only "
+                "the SNS topic (stack output topic_arn)",
+                resource=self,
+            )
         for email in settings.alert_emails:
             # E-mail subscriptions stay pending until the recipient confirms the message AWS sends.
             aws.sns.TopicSubscription(

@@ -202,6 +202,9 @@ class RegistryBaseline(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, depends_on=list(self._args.deploy_after), **options)
 
     def _repository(self, name: str) -> aws.ecr.Repository:
+        """A repository and its policies. Like the enforcer, Pulumi never deletes them (``retain_on_delete``):
+        a repository taken out of the file, or `pulumi destroy`, leaves it, its images and its policies as
+        they are, and only drops them from the stack's state."""
         resolved = resolve(self._args.state, name)
         assert resolved is not None, "a named repository always resolves"
         settings = resolved.settings
@@ -225,15 +228,22 @@ class RegistryBaseline(pulumi.ComponentResource):
                 # would fail). Its policies need no import: Put/SetPolicy overwrite whatever is there.
                 import_=name if self._args.adopt_existing_repositories else None,
                 protect=self._args.protect_repositories,
+                retain_on_delete=True,
             ),
         )
         if (lifecycle := lifecycle_policy_text(settings)) is not None:
             aws.ecr.LifecyclePolicy(
-                f"{name}-lifecycle", repository=repository.name, policy=lifecycle, opts=self._child()
+                f"{name}-lifecycle",
+                repository=repository.name,
+                policy=lifecycle,
+                opts=self._child(retain_on_delete=True),
             )
         if (policy := repository_policy_text(settings)) is not None:
             aws.ecr.RepositoryPolicy(
-                f"{name}-policy", repository=repository.name, policy=policy, opts=self._child()
+                f"{name}-policy",
+                repository=repository.name,
+                policy=policy,
+                opts=self._child(retain_on_delete=True),
             )
         return repository
 

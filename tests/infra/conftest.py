@@ -2,8 +2,8 @@
 
 Each stack's ``Pulumi.<stack>.yaml`` is loaded into the mocked config the way the Pulumi CLI passes it
 (strings; lists and maps as JSON). A recording monitor keeps what the engine would receive for every
-resource: inputs, parent, explicit dependencies, ``protect`` and the import id. The Lambda package is built
-for real, without the pip install of its pinned SDK (``test_package.py`` covers that).
+resource: inputs, parent, explicit dependencies, ``protect``, ``retainOnDelete`` and the import id. The Lambda
+package is built for real, without the pip install of its pinned SDK (``test_package.py`` covers that).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class Registered:
     parent: str
     dependencies: tuple[str, ...]
     protect: bool
+    retain_on_delete: bool
     import_id: str
 
 
@@ -143,6 +144,11 @@ def stack_config(stack: str) -> dict[str, str]:
     return {key: _config_text(value) for key, value in stack_yaml(stack).items()}
 
 
+def example_stack_config(stack: str) -> dict[str, str]:
+    """``stack_config`` plus ``allowExampleDesiredState``: the tests deploy the shipped example on purpose."""
+    return {**stack_config(stack), "ecr-drift-enforcer:allowExampleDesiredState": "true"}
+
+
 def _config_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -165,6 +171,7 @@ def run_under_mocks(stack: str, config: dict[str, str], program: Callable[[], ob
             parent=request.parent,
             dependencies=tuple(request.dependencies),
             protect=request.protect,
+            retain_on_delete=request.retainOnDelete,
             import_id=request.importId,
         )
         for urn, request in monitor.requests.items()
@@ -204,9 +211,9 @@ def stack_run(request: pytest.FixtureRequest) -> StackRun:
 
 @pytest.fixture(scope="module")
 def dev(program_env: Path) -> StackRun:
-    return run_program("dev", stack_config("dev"))
+    return run_program("dev", example_stack_config("dev"))
 
 
 @pytest.fixture(scope="module")
 def prod(program_env: Path) -> StackRun:
-    return run_program("prod", stack_config("prod"))
+    return run_program("prod", example_stack_config("prod"))

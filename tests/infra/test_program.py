@@ -12,7 +12,7 @@ import pytest
 
 from ecr_drift import engine, metrics
 from ecr_drift.config import EnforcerConfig
-from ecr_drift.desired import DesiredState, load_desired_state_text, resolve
+from ecr_drift.desired import DesiredState, resolve
 from ecr_drift.documents.lifecycle import compile_lifecycle_policy, render_lifecycle_policy
 from ecr_drift.documents.mutability import desired_tag_mutability
 from ecr_drift.documents.repository_policy import build_repository_policy, render_repository_policy
@@ -29,6 +29,7 @@ from tests.infra.conftest import (
     POWERTOOLS_LATEST_LAYER_VERSION,
     Registered,
     StackRun,
+    example_stack_config,
     run_program,
     stack_config,
     stack_yaml,
@@ -88,7 +89,7 @@ def _actions(statements: list[dict[str, Any]]) -> list[str]:
 def dev_without_fan_out(program_env: Any) -> StackRun:
     # A single reserved execution is enough without the queue's event source mapping.
     config = {
-        **stack_config("dev"),
+        **example_stack_config("dev"),
         "ecr-drift-enforcer:sweepFanOut": "false",
         "ecr-drift-enforcer:reservedConcurrency": "1",
     }
@@ -96,20 +97,17 @@ def dev_without_fan_out(program_env: Any) -> StackRun:
 
 
 @pytest.fixture(scope="module")
-def dev_with_cache_role(program_env: Any) -> StackRun:
+def dev_with_cache_role(program_env: Any, tmp_path_factory: pytest.TempPathFactory) -> StackRun:
     """The example desired state plus an ECR-to-ECR cache rule with a custom role, which ECR is handed."""
     document = json.loads(EXAMPLE_PATH.read_text())
     document["registry"]["pull_through_cache"]["central"] = {
         "upstream_registry_url": "111122223333.dkr.ecr.us-east-1.amazonaws.com",
         "custom_role_arn": CACHE_ROLE,
     }
-    text = json.dumps(document)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            "ecr_drift.desired.load_desired_state",
-            lambda _path, *, home: load_desired_state_text(text, home=home),
-        )
-        return run_program("dev", stack_config("dev"))
+    path = tmp_path_factory.mktemp("cache-role") / "desired_state.json"
+    path.write_text(json.dumps(document))
+    # An absolute desiredStatePath: joined to the repository root, it stays itself.
+    return run_program("dev", {**stack_config("dev"), "ecr-drift-enforcer:desiredStatePath": str(path)})
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +115,7 @@ def dev_with_overrides(program_env: Any) -> StackRun:
     """The optional settings set: a reservation, a larger sweep concurrency (and the budget it needs), a
     pinned Powertools layer."""
     config = {
-        **stack_config("dev"),
+        **example_stack_config("dev"),
         "ecr-drift-enforcer:reservedConcurrency": "6",
         "ecr-drift-enforcer:sweepRequestsPerSecond": "120",
         "ecr-drift-enforcer:sweepMaximumConcurrency": "3",
@@ -214,6 +212,21 @@ def test_creation_template_role_may_only_create_and_tag_templated_repositories(s
             "Resource": ["arn:aws:ecr:eu-west-1:123456789012:repository/ecr-public/*"],
         }
     ]
+
+
+def test_pulumi_never_deletes_repositories_or_their_policies(stack_run: StackRun) -> None:
+    """A repository taken out of the desired state, or `pulumi destroy`, only leaves the stack's state."""
+    kept = (
+        stack_run.of_type(REPOSITORY)
+        + stack_run.of_type(LIFECYCLE_POLICY)
+        + stack_run.of_type(REPOSITORY_POLICY)
+    )
+    assert len(kept) > len(stack_run.of_type(REPOSITORY))
+    assert all(r.retain_on_delete for r in kept)
+    # Registry-wide settings are the stack's: `pulumi destroy` removes them.
+    others = [r for r in stack_run.resources if r.type.startswith("aws:ecr/") and r not in kept]
+    assert others
+    assert not [r.name for r in others if r.retain_on_delete]
 
 
 def test_adoption_and_protection_follow_the_stack_config(dev: StackRun, prod: StackRun) -> None:
@@ -542,7 +555,7 @@ def test_sweep_concurrency_has_its_own_setting(
 def dev_with_budget(program_env: Any) -> StackRun:
     """A larger budget for a larger registry, on dev's hourly schedule."""
     config = {
-        **stack_config("dev"),
+        **example_stack_config("dev"),
         "ecr-drift-enforcer:sweepRequestsPerSecond": "640",
         "ecr-drift-enforcer:expectedRepositories": "100000",
     }
@@ -614,7 +627,7 @@ def test_concurrency_overrides_are_kept_within_the_budget(dev_with_overrides: St
     ],
 )
 def test_the_budget_is_checked_at_preview(program_env: Any, settings: dict[str, str], problem: str) -> None:
-    config = {**stack_config("dev"), **{f"ecr-drift-enforcer:{k}": v for k, v in settings.items()}}
+    config = {**example_stack_config("dev"), **{f"ecr-drift-enforcer:{k}": v for k, v in settings.items()}}
     with pytest.raises(SettingsError) as raised:
         run_program("dev", config)
     assert problem in str(raised.value)
@@ -651,7 +664,7 @@ def test_the_budget_is_checked_at_preview(program_env: Any, settings: dict[str, 
 def test_a_schedule_shorter_than_its_sweep_is_rejected_at_preview(
     program_env: Any, settings: dict[str, str], problem: str
 ) -> None:
-    config = {**stack_config("dev"), **{f"ecr-drift-enforcer:{k}": v for k, v in settings.items()}}
+    config = {**example_stack_config("dev"), **{f"ecr-drift-enforcer:{k}": v for k, v in settings.items()}}
     with pytest.raises(SettingsError) as raised:
         run_program("dev", config)
     assert problem in str(raised.value)
@@ -669,8 +682,9 @@ def test_a_schedule_the_sweep_fits_in_is_accepted(dev_with_budget: StackRun) -> 
 def test_alerting(stack_run: StackRun) -> None:
     topic_arn = stack_run.one("aws:sns/topic:Topic", "findings").inputs["arn"]
     subscriptions = stack_run.of_type("aws:sns/topicSubscription:TopicSubscription")
-    assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(_config(stack_run, "alertEmails"))
-    assert {s.inputs["protocol"] for s in subscriptions} == {"email"}
+    emails = _config(stack_run, "alertEmails", [])  # none in the committed stacks
+    assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(emails)
+    assert all(s.inputs["protocol"] == "email" for s in subscriptions)
     alarms = {a.name: a.inputs for a in stack_run.of_type(ALARM)}
     assert alarms.keys() == {
         "DriftDetected",
@@ -789,7 +803,7 @@ def test_what_invokes_the_enforcer_depends_on_the_baseline(stack_run: StackRun) 
 def test_concurrency_and_layer_settings_are_checked_at_preview(
     program_env: Any, settings: dict[str, str], problem: str
 ) -> None:
-    config = {**stack_config("dev"), **{f"ecr-drift-enforcer:{k}": v for k, v in settings.items()}}
+    config = {**example_stack_config("dev"), **{f"ecr-drift-enforcer:{k}": v for k, v in settings.items()}}
     with pytest.raises(SettingsError) as raised:
         run_program("dev", config)
     assert problem in str(raised.value)
@@ -801,14 +815,14 @@ def test_an_invalid_desired_state_stops_the_program_with_its_problems(
     (tmp_path / "desired_state.json").write_text('{"version": 1, "defaults": {"scan_on_psh": true}}')
     monkeypatch.setattr("infra.package.ROOT", tmp_path)
     with pytest.raises(pulumi.RunError) as raised:
-        run_program("dev", stack_config("dev"))
+        run_program("dev", example_stack_config("dev"))
     assert "defaults.scan_on_psh" in str(raised.value)
     assert "did you mean `scan_on_push`" in str(raised.value)
 
 
 def test_invalid_settings_are_all_reported_at_once(program_env: Any) -> None:
     config = {
-        **stack_config("dev"),
+        **example_stack_config("dev"),
         "ecr-drift-enforcer:architecture": "sparc",
         "ecr-drift-enforcer:alertEmails": '["not-an-address"]',
         "ecr-drift-enforcer:scheduleExpression": "every hour",
