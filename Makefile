@@ -5,30 +5,41 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo sandbox test lint typecheck unit schema bench bench-network bench-scale clean
+.PHONY: help install demo sandbox test test-fast lint typecheck unit schema bench bench-network bench-scale clean
 
 ## List the targets, one line each.
 help:
 	@awk '/^## /{doc = substr($$0, 4); next} /^[a-z-]+:/ && doc {printf "  make %-10s %s\n", substr($$1, 1, length($$1) - 1), doc} {doc = ""}' $(MAKEFILE_LIST)
 
-# The dev venv: the CLI with its `demo` and `infra` extras, and the test and lint tools.
+# The dev venv: the CLI with its `demo` and `infra` extras, and the test and lint tools. It has all the demo
+# needs, so it stands for the demo's stamp too.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+# The demo's venv: the CLI and its `demo` extra (moto) only, not Pulumi and the dev tools, so a first
+# `make demo` installs a fraction of `make install`. pip shows its progress: it is most of a first run.
+$(DEMO_STAMP): pyproject.toml
+	@echo "Installing ecr-drift and the demo extra (moto) into $(VENV), once: later runs skip this."
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -e '.[demo]'
+	touch $(DEMO_STAMP)
 
 ## Create .venv with the project (editable), its extras and the dev tools.
 install: $(STAMP)
 
 ## The README's first command: the whole loop on an embedded AWS double, no account needed.
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/ecr-drift demo
 
 ## A local ECR endpoint (moto_server plus what moto lacks) for plan/enforce/audit; Ctrl-C stops it.
-sandbox: $(STAMP)
+sandbox: $(DEMO_STAMP)
 	$(BIN)/ecr-drift sandbox
 
 ## The README's second command, and exactly what CI runs (.ci/run): lint, typecheck, unit.
@@ -46,6 +57,10 @@ typecheck: $(STAMP)
 ## pytest, on every core.
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
+
+## pytest without the tests marked slow (processes, end-to-end loops); `make test` runs them too.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 ## Regenerate desired_state.schema.json after a model change (a test fails while it is stale).
 schema: $(STAMP)

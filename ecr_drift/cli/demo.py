@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -251,16 +251,23 @@ def drift_scenarios(state: DesiredState) -> list[Drift]:
     return drifts
 
 
-@contextmanager
-def embedded_aws(desired: Path, verbose: bool) -> Iterator[None]:
-    """moto in-process with the project's double; the Lambda's environment pointing at it."""
-    from moto import mock_aws
+def demo_environment(caller: Mapping[str, str], desired: Path, verbose: bool) -> dict[str, str]:
+    """The whole environment the demo runs in: ``caller``'s without any ``AWS_*`` setting, plus the
+    Lambda's, pointing at moto.
 
-    from ecr_drift.cli.ecr_double import install_ecr_double, set_aws_document_rewriting
-
-    environment = {
+    moto answers only the requests addressed to AWS's own hostnames: anything of the caller's that redirects
+    the SDK (``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, which `ecr-drift sandbox` asks users
+    to export; a profile or config file naming an endpoint) would send the demo's writes to that endpoint,
+    and any credentials of the caller's would be a real identity. So none are inherited; profiles and
+    config files point at an empty file, and no credential provider may ask a metadata service.
+    """
+    inherited = {name: value for name, value in caller.items() if not name.startswith("AWS_")}
+    return inherited | {
         "AWS_ACCESS_KEY_ID": "demo",
         "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "DESIRED_STATE_PATH": str(desired.resolve()),
@@ -271,8 +278,19 @@ def embedded_aws(desired: Path, verbose: bool) -> Iterator[None]:
         "POWERTOOLS_METRICS_DISABLED": "false" if verbose else "true",
         "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "ERROR",
     }
+
+
+@contextmanager
+def embedded_aws(desired: Path, verbose: bool) -> Iterator[None]:
+    """moto in-process with the project's double; the Lambda's environment pointing at it, and nothing of
+    the caller's AWS settings (:func:`demo_environment`). The caller's environment is back afterwards."""
+    from moto import mock_aws
+
+    from ecr_drift.cli.ecr_double import install_ecr_double, set_aws_document_rewriting
+
     install_ecr_double()
-    with mock.patch.dict(os.environ, environment), mock_aws():
+    environment = demo_environment(os.environ, desired, verbose)
+    with mock.patch.dict(os.environ, environment, clear=True), mock_aws():
         # ECR reformats the policies it returns; the enforcer must see through it, so the demo does too.
         set_aws_document_rewriting(True)
         yield
@@ -346,7 +364,8 @@ def run_demo(desired: Path, state: DesiredState, console: Console, *, verbose: b
         lambda_function.startup.cache_clear()  # read this run's environment, not one cached by an earlier run
         handler = lambda_function.lambda_handler
         context = FakeLambdaContext()
-        ecr = boto3.client("ecr", region_name=REGION)
+        # A session of this run's own: boto3's default one may hold a profile or credentials read earlier.
+        ecr = boto3.Session(region_name=REGION).client("ecr")
 
         console.print("[bold]1. Baseline[/] (Pulumi's job in an account; here the enforcer builds it)")
         baseline = handler({"action": "enforce"}, context)

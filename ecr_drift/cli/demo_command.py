@@ -51,7 +51,9 @@ def demo(
 
     Builds the baseline from the desired state, drifts every kind of setting the way people and CI
     scripts do, feeds the Lambda handler the matching CloudTrail and ECR service events, runs a scheduled
-    sweep and ends with a manual audit. Exit 0 when that audit is clean.
+    sweep and ends with a manual audit. Exit 0 when that audit is clean. The shell's AWS settings (an
+    AWS_ENDPOINT_URL such as `ecr-drift sandbox` prints, a profile, credentials) are ignored: the demo
+    never reaches a sandbox or an account.
 
     Needs the `demo` extra: `pip install 'ecr-drift-enforcer[demo]'`.
 

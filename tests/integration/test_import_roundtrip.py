@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -259,6 +260,7 @@ def accounts(draw: st.DrawFn) -> Account:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 @given(accounts())
 def test_whatever_an_account_holds_import_finds_no_drift_in_it(account: Account) -> None:

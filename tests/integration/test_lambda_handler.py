@@ -414,6 +414,7 @@ def mutated(draw: st.DrawFn) -> Any:
     return event
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(event=mutated())
 def test_the_handler_never_raises_on_mutated_events(

@@ -122,6 +122,7 @@ def sent(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> Sent:
     return recorder
 
 
+@pytest.mark.slow
 def test_a_3000_repository_audit_answers_within_every_limit(
     sent: Sent, capsys: pytest.CaptureFixture[str]
 ) -> None:
