@@ -95,9 +95,7 @@ def repository_changes(desired: DesiredRepository, observed: ObservedRepository 
             )
             changes.append(Change(finding))
         else:
-            finding = Finding(
-                desired.name, setting.name, expected, actual, message=f"{setting.title} differs"
-            )
+            finding = Finding(desired.name, setting.name, expected, actual, message=setting.differs)
             changes.append(Change(finding, tuple(setting.calls(desired.name, value, observed))))
     return changes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,6 +47,12 @@ def html_page_text(error: ClientError, action: str) -> str | None:
         f"the endpoint does not implement {action} (it answered HTTP {status} with an HTML page): "
         "use `ecr-drift sandbox`"
     )
+
+
+def endpoint_of(url: str) -> str:
+    """The endpoint a request URL goes to, ``scheme://host:port``: what a connection error is about."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def error_code(error: Exception) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,22 +20,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from ecr_drift import engine
-from ecr_drift.aws.clients import DEFAULT_CONCURRENCY, AwsClients
+from ecr_drift.aws.clients import CONNECT_TIMEOUT_S, DEFAULT_CONCURRENCY, AwsClients
+from ecr_drift.cli.connection import check_region
 from ecr_drift.cli.errors import AWS_ERRORS, explain
-from ecr_drift.cli.output import Output, OutputFormat
-from ecr_drift.cli.render import WIDE_TERMINAL, print_report
+from ecr_drift.cli.output import Output, OutputFormat, ReportFormat, console
+from ecr_drift.cli.render import WIDE_TERMINAL, print_report, tsv_lines
 from ecr_drift.cli.validate import load_or_exit
 from ecr_drift.desired import DesiredState
+from ecr_drift.desired.summary import count
 from ecr_drift.events import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ecr_drift.findings import Report
 from ecr_drift.targets import Mode, Target, effective_mode, sweep
 
-# Exit codes, documented in --help and the README. A usage error is an error (1), as in terraform: 2 says
-# "changes pending" (`plan`) or "findings" (`audit`), which click's own 2 for a usage error would blur.
+# Exit codes (EXIT_CODES below, shown in --help and the README). A usage error is an error (1), as in
+# terraform: 2 says "enforce would write or hold something", which click's own 2 for a usage error would blur.
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
 PROGRESS_THRESHOLD = 5  # a bar for sweeps over more than a few repositories
-# A sweep may run for the function's whole 900 s; a retried invoke would run it twice.
-INVOKE_CONFIG = Config(read_timeout=910, retries={"total_max_attempts": 1})
+# A sweep may run for the function's whole 900 s; a retried invoke would run it twice. An endpoint that
+# does not answer fails as the other commands' do, after CONNECT_TIMEOUT_S.
+INVOKE_CONFIG = Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=910, retries={"total_max_attempts": 1})
 
 DesiredOption = Annotated[Path, typer.Option("--desired", "-d", help="The desired state file.")]
 RegionOption = Annotated[
@@ -53,7 +57,25 @@ RepositoryOption = Annotated[
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="`table` for people, `json` for machines.")
 ]
-NoColorOption = Annotated[bool, typer.Option("--no-color", help="No colour, even on a terminal.")]
+ReportFormatOption = Annotated[
+    ReportFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="`table` for people (plain lines when piped), `json` for machines, `tsv` a finding per line.",
+    ),
+]
+NoColorOption = Annotated[
+    bool, typer.Option("--no-color", help="No colour, even on a terminal (also `ecr-drift --no-color ...`).")
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Exit 2 on findings only reported (unmanaged repositories, encryption, ...) too, not only on "
+        "what enforce would write or hold.",
+    ),
+]
 ConcurrencyOption = Annotated[
     int, typer.Option(min=1, max=64, help="Repositories checked at once (API calls are retried adaptively).")
 ]
@@ -65,7 +87,8 @@ USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
 
 class UsageErrorsExit1(TyperGroup):
     """The `ecr-drift` group: a usage error (an unknown command or option, a bad or missing value, in any
-    command or sub-group) exits 1 instead of click's 2, shown as typer shows it."""
+    command or sub-group) is one line on stderr, `error: ... (try '... --help')`, and exits 1 instead of
+    click's 2, rather than typer's five-line box."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         with _usage_errors_exit_1():
@@ -81,8 +104,89 @@ def _usage_errors_exit_1() -> Iterator[None]:
     try:
         yield
     except USAGE_ERROR as error:
-        cast(Any, error).exit_code = EXIT_ERROR  # click's class constant, overridden for this error only
-        raise
+        usage = cast(Any, error)
+        if type(error).__name__ == "NoArgsIsHelpError":  # no arguments: typer shows the help, as asked
+            usage.exit_code = EXIT_ERROR  # click's class constant, overridden for this error only
+            raise
+        context = usage.ctx
+        hint = f" (try '{context.command_path} --help')" if context is not None else ""
+        no_color = context is not None and bool(context.find_root().params.get("no_color"))
+        console(stderr=True, no_color=no_color).print(
+            f"[bold red]error:[/] {escape(usage.format_message())}{escape(hint)}"
+        )
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+@dataclass(frozen=True)
+class ExitCase:
+    """A row of the exit-code table: a situation and each command's code in it."""
+
+    situation: str
+    plan: int
+    audit: int
+    enforce: int
+    strict: int | None = None  # plan's and audit's code with --strict, where it differs
+
+    def cell(self, command: str) -> str:
+        code = getattr(self, command)
+        if self.strict is not None and command != "enforce":
+            return f"{code} (`--strict`: {self.strict})"
+        return str(code)
+
+
+# The one exit-code table: the README's (a test keeps them equal), each command's --help, and the cases a
+# test runs plan, audit and enforce through. `enforce` exits 0 when it leaves nothing to write or hold.
+EXIT_CODES = (
+    ExitCase("compliant: no finding", EXIT_OK, EXIT_OK, EXIT_OK),
+    ExitCase(
+        "findings only reported, which enforce never writes (unmanaged repositories, encryption, cache rules "
+        "and creation templates not declared)",
+        EXIT_OK,
+        EXIT_OK,
+        EXIT_OK,
+        strict=EXIT_DRIFT,
+    ),
+    ExitCase("drift that enforce fixes", EXIT_DRIFT, EXIT_DRIFT, EXIT_OK),
+    ExitCase(
+        "a change a guard holds (blast radius, lifecycle guard; `blocked`) until `--allow-mass-*` lifts it",
+        EXIT_DRIFT,
+        EXIT_DRIFT,
+        EXIT_ERROR,
+    ),
+    ExitCase("a read or a write failed (`failed`)", EXIT_ERROR, EXIT_ERROR, EXIT_ERROR),
+    ExitCase(
+        "an error: an invalid desired state, a `--repository` that neither exists nor is managed, no "
+        "credentials, a usage error",
+        EXIT_ERROR,
+        EXIT_ERROR,
+        EXIT_ERROR,
+    ),
+)
+EXIT_CODE_COMMANDS = ("plan", "audit", "enforce")
+
+
+def exit_code_table() -> str:
+    """EXIT_CODES as a Markdown table, with what the rows do not say."""
+    lines = [
+        f"| situation | {' | '.join(f'`{command}`' for command in EXIT_CODE_COMMANDS)} |",
+        f"|---|{'---|' * len(EXIT_CODE_COMMANDS)}",
+        *(
+            f"| {case.situation} | {' | '.join(case.cell(c) for c in EXIT_CODE_COMMANDS)} |"
+            for case in EXIT_CODES
+        ),
+    ]
+    return "\n".join(lines) + (
+        "\n\nWhere several rows apply, 1 wins over 2, and 2 over 0. "
+        "`enforce` also exits 1 when its confirmation is declined. `invoke` exits as `audit` for "
+        "`--action audit` and as `enforce` for `--action enforce`, and 1 when the enforcer answers an error."
+    )
+
+
+def with_exit_codes(command: Callable[..., None]) -> Callable[..., None]:
+    """Ends a command's --help (its docstring, indented as the rest of it) with the exit-code table."""
+    table = textwrap.indent(f"**Exit codes**\n\n{exit_code_table()}", "    ")
+    command.__doc__ = f"{(command.__doc__ or '').rstrip()}\n\n{table}\n"
+    return command
 
 
 @dataclass(frozen=True)
@@ -96,13 +200,17 @@ class AccountOptions:
     concurrency: int
 
     def clients(self) -> AwsClients:
-        """Clients for the run; missing credentials or region fail here, once, not as a finding per read."""
+        """Clients for the run; missing credentials, no region or an unknown one fail here, once, not as a
+        finding per read. They fail fast: an endpoint that cannot be connected to is one error, at once."""
         session = boto3.Session(profile_name=self.profile, region_name=self.region)
         if session.region_name is None:
             raise NoRegionError()
+        check_region(session, "ecr", self.endpoint_url)
         if session.get_credentials() is None:
             raise NoCredentialsError()
-        return AwsClients(session, endpoint_url=self.endpoint_url, concurrency=self.concurrency)
+        return AwsClients(
+            session, endpoint_url=self.endpoint_url, concurrency=self.concurrency, fail_fast=True
+        )
 
     def target(self) -> Target:
         if self.repositories:
@@ -116,7 +224,7 @@ def account_options(
     profile: str | None,
     endpoint_url: str | None,
     repository: list[str] | None,
-    output_format: OutputFormat,
+    output_format: OutputFormat | ReportFormat,
     no_color: bool,
     concurrency: int,
 ) -> AccountOptions:
@@ -133,8 +241,8 @@ def account_options(
 
 @contextmanager
 def _progress(output: Output) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr for long sweeps on a terminal; nothing when piped or in JSON mode."""
-    if output.json or not output.err.is_terminal:
+    """A progress bar on stderr for long sweeps on a terminal; nothing when piped or in JSON or TSV."""
+    if output.json or output.tsv or not output.err.is_terminal:
         yield None
         return
     bar = Progress(
@@ -172,7 +280,7 @@ def run_engine(
     try:
         clients = options.clients()
         with _progress(options.output) as progress:
-            return engine.run(
+            report = engine.run(
                 options.target(),
                 state=state,
                 mode=mode,
@@ -183,6 +291,8 @@ def run_engine(
                 refuse_unknown=True,
                 predict_guards=plan,
             )
+        clients.raise_unreachable()  # the error every row would show, said once instead
+        return report
     except AWS_ERRORS as error:
         options.output.err.print(f"[bold red]error:[/] {explain(error)}")
         raise typer.Exit(EXIT_ERROR) from None
@@ -192,25 +302,25 @@ def run_engine(
         raise typer.Exit(EXIT_ERROR) from None
 
 
-def emit(options: AccountOptions, report: Report, *, plan: bool = False, diff: bool = False) -> None:
-    if options.output.json:
-        options.output.emit_json(report.to_dict())
-        return
-    print_report(options.output.out, report, plan=plan, diff=diff)
+def emit(output: Output, report: Report, *, plan: bool = False, diff: bool = False) -> None:
+    """The report on stdout, in the format asked for."""
+    if output.json:
+        output.emit_json(report.to_dict())
+    elif output.tsv:
+        print("\n".join(tsv_lines(report)))  # print(): tabs and lines byte for byte, as emit_json
+    else:
+        print_report(output.out, report, plan=plan, diff=diff)
 
 
-def plan_exit_code(report: Report) -> int:
-    """1 on errors; else 2 when enforce would write something, 0 when not (findings only reported, or that
-    a guard would block, are listed all the same)."""
-    if report.summary["failed"]:
+def check_exit_code(report: Report, *, strict: bool = False) -> int:
+    """plan's and audit's code (EXIT_CODES): 1 when something failed; 2 when enforce would write (drift) or
+    hold (blocked) something, or with ``strict`` on any finding; else 0."""
+    summary = report.summary
+    if summary["failed"]:
         return EXIT_ERROR
-    return EXIT_DRIFT if any(finding.calls for finding in report.findings) else EXIT_OK
-
-
-def audit_exit_code(report: Report) -> int:
-    if report.summary["failed"]:
-        return EXIT_ERROR
-    return EXIT_DRIFT if report.findings else EXIT_OK
+    if summary["drift"] or summary["blocked"] or (strict and report.findings):
+        return EXIT_DRIFT
+    return EXIT_OK
 
 
 def enforce_exit_code(report: Report) -> int:
@@ -219,15 +329,17 @@ def enforce_exit_code(report: Report) -> int:
     return EXIT_ERROR if bad else EXIT_OK
 
 
+@with_exit_codes
 def plan(
     desired: DesiredOption = Path("desired_state.json"),
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
     repository: RepositoryOption = None,
-    output_format: FormatOption = OutputFormat.table,
+    output_format: ReportFormatOption = ReportFormat.table,
     no_color: NoColorOption = False,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    strict: StrictOption = False,
     diff: Annotated[
         bool,
         typer.Option(
@@ -240,14 +352,8 @@ def plan(
 ) -> None:
     """Show what `enforce` would do, finding by finding: the API calls it would make, and what its guards
     (blast radius, lifecycle guard) would block and why. Writes nothing; the lifecycle guard's count reads
-    the images (DescribeImages) of each repository whose lifecycle policy would change.
-
-    **Exit codes**
-
-    - 0: enforce would write nothing (findings only reported, or that a guard would block, are listed)
-    - 2: enforce would write
-    - 1: errors: a read failed, a repository named with -r neither exists nor is managed, an invalid
-      desired state, a usage error
+    the images (DescribeImages) of each repository whose lifecycle policy would change. Exits 2 when
+    enforce would write or hold something (below).
 
     **Examples**
 
@@ -262,28 +368,26 @@ def plan(
     )
     state = load_or_exit(options.desired, options.output)
     report = run_engine(options, state, Mode.AUDIT, plan=True)
-    emit(options, report, plan=True, diff=diff)
-    raise typer.Exit(plan_exit_code(report))
+    emit(options.output, report, plan=True, diff=diff)
+    raise typer.Exit(check_exit_code(report, strict=strict))
 
 
+@with_exit_codes
 def audit(
     desired: DesiredOption = Path("desired_state.json"),
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
     repository: RepositoryOption = None,
-    output_format: FormatOption = OutputFormat.table,
+    output_format: ReportFormatOption = ReportFormat.table,
     no_color: NoColorOption = False,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    strict: StrictOption = False,
 ) -> None:
     """Compare the account with the desired state and list the findings. Writes nothing.
 
-    **Exit codes**
-
-    - 0: compliant
-    - 2: findings, any (drift, reported only)
-    - 1: errors: a read failed, a repository named with -r neither exists nor is managed, an invalid
-      desired state, a usage error
+    Exits 2 when there is drift, which enforce would write or its guards hold (below): a CI gate that
+    passes again once enforce has run. Findings only reported exit 0 unless `--strict`.
 
     **Examples**
 
@@ -296,17 +400,18 @@ def audit(
     )
     state = load_or_exit(options.desired, options.output)
     report = run_engine(options, state, Mode.AUDIT)
-    emit(options, report)
-    raise typer.Exit(audit_exit_code(report))
+    emit(options.output, report)
+    raise typer.Exit(check_exit_code(report, strict=strict))
 
 
+@with_exit_codes
 def enforce(
     desired: DesiredOption = Path("desired_state.json"),
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
     repository: RepositoryOption = None,
-    output_format: FormatOption = OutputFormat.table,
+    output_format: ReportFormatOption = ReportFormat.table,
     no_color: NoColorOption = False,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -331,13 +436,9 @@ def enforce(
 ) -> None:
     """Re-apply the desired state where the account drifted. Never deletes an image or a repository.
 
-    Shows the plan and asks for confirmation on a terminal; elsewhere `--yes` is required.
-
-    **Exit codes** (never 2)
-
-    - 0: every finding it can fix was fixed (findings only reported are listed)
-    - 1: something failed, was blocked or was left unfixed; the confirmation was declined; errors: a
-      repository named with -r neither exists nor is managed, an invalid desired state, a usage error
+    Shows the plan and asks for confirmation on a terminal (the plan as a table on stderr with
+    `--format json` or `tsv`); elsewhere `--yes` is required. Exits 0 when nothing is left to write or
+    hold, 1 when something failed or a guard holds it; never 2 (below).
 
     **Examples**
 
@@ -368,7 +469,7 @@ def enforce(
         allow_mass_expiry=allow_mass_expiry,
         allow_mass_change=allow_mass_change,
     )
-    emit(options, report)
+    emit(options.output, report)
     raise typer.Exit(enforce_exit_code(report))
 
 
@@ -435,15 +536,20 @@ def _confirm(
         allow_mass_expiry=allow_mass_expiry,
         allow_mass_change=allow_mass_change,
     )
-    emit(options, preview, plan=True)
+    output = options.output
+    # The plan where the person answering reads it: stdout keeps enforce's report alone when it is piped or
+    # for machines (JSON, TSV).
+    shown = output.out if output.out.is_terminal and output.format == ReportFormat.table else output.err
+    print_report(shown, preview, plan=True)
     changes = sum(1 for f in preview.findings if f.calls)
     if not changes:  # what is left is the plan's failed and blocked findings (1) or nothing to fix (0)
         raise typer.Exit(enforce_exit_code(preview))
-    if not typer.confirm(f"Apply {changes} change(s)?", default=False, err=True):
+    if not typer.confirm(f"Apply {count(changes, 'change')}?", default=False, err=True):
         options.output.err.print("nothing written.")
         raise typer.Exit(EXIT_ERROR)
 
 
+@with_exit_codes
 def invoke(
     function: Annotated[str, typer.Option("--function", help="Name or ARN of the deployed enforcer.")],
     action: Annotated[Mode, typer.Option(help="`audit` writes nothing; `enforce` re-applies.")] = Mode.AUDIT,
@@ -451,8 +557,11 @@ def invoke(
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
-    output_format: FormatOption = OutputFormat.table,
+    output_format: ReportFormatOption = ReportFormat.table,
     no_color: NoColorOption = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="With `--action audit`: exit 2 on findings only reported too.")
+    ] = False,
     page_size: Annotated[
         int,
         typer.Option(
@@ -467,7 +576,7 @@ def invoke(
     Without --repository it sweeps the account, a page of repositories per invoke (each within Lambda's
     900 s and 6 MB); the pages are followed and merged into one report.
 
-    **Exit codes**: as `audit`'s for `--action audit`, as `enforce`'s for `--action enforce`; 1 when the
+    Exits as `audit` for `--action audit` and as `enforce` for `--action enforce` (below); 1 when the
     enforcer answers an error (a repository that neither exists nor is managed, an invalid configuration).
 
     **Examples**
@@ -484,6 +593,7 @@ def invoke(
         payload["page_size"] = page_size
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
+        check_region(session, "lambda", endpoint_url)
         client = session.client("lambda", endpoint_url=endpoint_url, config=INVOKE_CONFIG)
         bodies = [_invoke_page(client, function, payload, output)]
         while (start_after := bodies[-1].get("next_page")) is not None:
@@ -495,9 +605,9 @@ def invoke(
     body = merged_pages(bodies)
     report = Report.from_dict(body)
     if output.json:
-        output.emit_json(body)
+        output.emit_json(body)  # the enforcer's answer as it is: status, pages, what it left out
     else:
-        print_report(output.out, report)
+        emit(output, report)
         # A response over Lambda's 6 MB limit keeps the most important findings (failed, blocked, drift
         # first, so the exit code holds) and says what it left out.
         for name, cut in sorted(body.get("omitted", {}).items()):
@@ -505,4 +615,6 @@ def invoke(
                 f"[yellow]note:[/] {cut['left_out']} of {cut['total']} {name} left out of the response: "
                 f"{cut['where']}"
             )
-    raise typer.Exit(audit_exit_code(report) if action is Mode.AUDIT else enforce_exit_code(report))
+    raise typer.Exit(
+        check_exit_code(report, strict=strict) if action is Mode.AUDIT else enforce_exit_code(report)
+    )

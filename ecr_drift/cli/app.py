@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from typer import rich_utils
 
-from ecr_drift.cli import account, doctor, validate
+from ecr_drift.cli import account, doctor, init_command, validate
 from ecr_drift.cli.demo_command import demo
 from ecr_drift.cli.import_command import import_registry
 from ecr_drift.cli.lifecycle import lifecycle_app
-from ecr_drift.cli.output import no_color_env
+from ecr_drift.cli.output import ROOT_NO_COLOR, no_color_env
 from ecr_drift.cli.sandbox import sandbox
 
 app = typer.Typer(
@@ -23,6 +23,8 @@ app = typer.Typer(
     help="Keep an account's ECR registry exactly as declared in desired_state.json.\n\n"
     "New here? `ecr-drift demo` runs the whole loop on an embedded AWS double. On an account: "
     "`ecr-drift validate`, then `ecr-drift plan` to see what `ecr-drift enforce` would change.",
+    epilog="Environment: `NO_COLOR=1` turns off every style, as `--no-color` does; `ECR_DRIFT_DEBUG=1` shows "
+    "the traceback of an internal error (a bug in ecr-drift) instead of its one line.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
@@ -30,6 +32,7 @@ app = typer.Typer(
 )
 app.command()(demo)
 app.command()(sandbox)
+app.command()(init_command.init)
 app.command()(validate.validate)
 app.command()(account.plan)
 app.command()(account.audit)
@@ -51,12 +54,18 @@ def _print_version(wanted: bool) -> None:
 
 @app.callback()
 def _root_options(
+    context: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit."),
     ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colour in any command, even on a terminal.")
+    ] = False,
 ) -> None:
-    pass  # the root takes only --version, whose callback does the work
+    # --version's callback does its work. --no-color holds for this invocation's consoles, and no longer.
+    token = ROOT_NO_COLOR.set(no_color)
+    context.call_on_close(lambda: ROOT_NO_COLOR.reset(token))
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 Each check is a small function of the :class:`Doctor` (the run's clients, and AWS answers read once) that
 returns a :class:`CheckResult`; the verdicts themselves are pure, in ``ecr_drift.cli.doctor_checks``. An AWS
-error is the failure of the check that met it, explained, and never stops the others.
+error is the failure of the check that met it, explained, and never stops the others; an endpoint that
+cannot be reached is said once, by the first check that needs it, and the later ones that need it are skipped.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import boto3
 import typer
 from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from ecr_drift import metrics
 from ecr_drift.aws.clients import DEFAULT_CONCURRENCY, AwsClients
@@ -42,6 +44,7 @@ from ecr_drift.cli.account import (
 from ecr_drift.cli.doctor_checks import (
     ALIAS,
     CLOUDTRAIL,
+    CONNECTION,
     DEAD_LETTERS,
     DEPLOYED_DESIRED_STATE,
     DESIRED_STATE,
@@ -68,8 +71,9 @@ from ecr_drift.cli.doctor_checks import (
     recent_runs_verdict,
     rules_verdict,
 )
-from ecr_drift.cli.errors import AWS_ERRORS, explain
-from ecr_drift.cli.output import Output, OutputFormat
+from ecr_drift.cli.errors import AWS_ERRORS, connection_failure, explain
+from ecr_drift.cli.output import Output, OutputFormat, plain_lines
+from ecr_drift.cli.validate import not_found
 from ecr_drift.config import (
     DESIRED_STATE_SHA256_TAG,
     DESIRED_STATE_SHA256_VARIABLE,
@@ -77,6 +81,7 @@ from ecr_drift.config import (
     EnforcerConfig,
 )
 from ecr_drift.desired import DesiredState, DesiredStateError, load_desired_state
+from ecr_drift.desired.summary import count
 from ecr_drift.settings import registry_settings, repository_settings
 from ecr_drift.state import Read
 
@@ -106,8 +111,7 @@ FAILURE_METRICS = (
     (metrics.NAMESPACE, metrics.CONFIG_INVALID),
     (metrics.NAMESPACE, metrics.DESIRED_STATE_INVALID),
 )
-UNBOUNDED_WIDTH = 100_000  # wider than any check's row
-STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
+STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 
 
 class NotChecked(Exception):
@@ -119,7 +123,7 @@ class DoctorClients(AwsClients):
     was called on, so that an access denial names the IAM action (``lambda:GetFunction``, not ``ecr:…``)."""
 
     def __init__(self, session: boto3.Session, *, endpoint_url: str | None) -> None:
-        super().__init__(session, endpoint_url=endpoint_url)
+        super().__init__(session, endpoint_url=endpoint_url, fail_fast=True)  # a CLI command's clients
         self._service_of: dict[str, str] = {}
         self._cloudtrail: dict[str, CloudTrailClient] = {}
         session.events.register("before-call", self._remember)
@@ -135,21 +139,27 @@ class DoctorClients(AwsClients):
 
     @cached_property
     def lambda_(self) -> LambdaClient:
-        return self.session.client("lambda", config=self._config, endpoint_url=self.endpoint_url)
+        return self.armed(self.session.client("lambda", config=self._config, endpoint_url=self.endpoint_url))
 
     @cached_property
     def cloudwatch(self) -> CloudWatchClient:
-        return self.session.client("cloudwatch", config=self._config, endpoint_url=self.endpoint_url)
+        return self.armed(
+            self.session.client("cloudwatch", config=self._config, endpoint_url=self.endpoint_url)
+        )
 
     @cached_property
     def inspector2(self) -> Inspector2Client:
-        return self.session.client("inspector2", config=self._config, endpoint_url=self.endpoint_url)
+        return self.armed(
+            self.session.client("inspector2", config=self._config, endpoint_url=self.endpoint_url)
+        )
 
     def cloudtrail(self, region: str) -> CloudTrailClient:
         """A client in ``region``: a trail answers GetTrailStatus and GetEventSelectors in its home region."""
         if region not in self._cloudtrail:
-            self._cloudtrail[region] = self.session.client(
-                "cloudtrail", region_name=region, config=self._config, endpoint_url=self.endpoint_url
+            self._cloudtrail[region] = self.armed(
+                self.session.client(
+                    "cloudtrail", region_name=region, config=self._config, endpoint_url=self.endpoint_url
+                )
             )
         return self._cloudtrail[region]
 
@@ -193,7 +203,8 @@ class Doctor:
 
     def state(self) -> DesiredState:
         if isinstance(self.loaded, DesiredStateError):
-            raise NotChecked(f"{self.desired} is not valid (see {DESIRED_STATE})")
+            why = "is not valid" if self.desired.exists() else "not found"
+            raise NotChecked(f"{self.desired} {why} (see {DESIRED_STATE})")
         return self.loaded
 
 
@@ -260,7 +271,20 @@ class Deployment(Doctor):
 # The account checks
 
 
+def check_connection(doctor: Doctor) -> CheckResult:
+    """Who the caller is (GetCallerIdentity), asked first: an endpoint that cannot be reached fails this one
+    check, and the checks that need it are skipped (``run_check``)."""
+    endpoint = doctor.clients.sts.meta.endpoint_url
+    return CheckResult(
+        CONNECTION,
+        Status.PASS,
+        f"{endpoint} answered: account {doctor.account_id}, caller {doctor.identity['Arn']}",
+    )
+
+
 def check_desired_state(doctor: Doctor) -> CheckResult:
+    if not doctor.desired.exists():  # the same line as every other command's, not "not valid"
+        return CheckResult(DESIRED_STATE, Status.FAIL, not_found(doctor.desired))
     return desired_state_verdict(str(doctor.desired), doctor.loaded)
 
 
@@ -275,6 +299,8 @@ def check_permissions(doctor: Doctor) -> CheckResult:
     def attempt(each: Read, **repository: str) -> Any:
         try:
             response = read(doctor.clients.ecr, each, **repository)
+        except BotocoreConnectionError:
+            raise  # not this check's finding: run_check says it once and skips what else needs the endpoint
         except AWS_ERRORS as error:
             denied.append(explain(error))
             return None
@@ -308,6 +334,8 @@ def _read_trail(doctor: Doctor, trail: Trail) -> Trail:
     try:
         status = client.get_trail_status(Name=arn)
         selectors = client.get_event_selectors(TrailName=arn)
+    except BotocoreConnectionError:
+        raise  # not this check's finding: run_check says it once and skips what else needs the endpoint
     except AWS_ERRORS as error:
         return Trail(trail.description, problem=explain(error, iam_action=doctor.clients.iam_action(error)))
     return Trail(trail.description, bool(status.get("IsLogging")), selectors)
@@ -327,6 +355,8 @@ def check_inspector(doctor: Doctor) -> CheckResult:
         return CheckResult(INSPECTOR, Status.PASS, f"not needed: registry scanning is {scan_type}")
     try:
         status = doctor.clients.inspector2.batch_get_account_status(accountIds=[doctor.account_id])
+    except BotocoreConnectionError:
+        raise  # not this check's finding: run_check says it once and skips what else needs the endpoint
     except AWS_ERRORS as error:
         # Inspector is not in every region, and the caller may not see it: the enforcer does not need it.
         reason = explain(error, iam_action=doctor.clients.iam_action(error))
@@ -483,6 +513,7 @@ def check_security_hub(deployment: Deployment) -> CheckResult:
 
 C = TypeVar("C", bound=Doctor)
 ACCOUNT_CHECKS: tuple[tuple[str, Callable[[Doctor], CheckResult]], ...] = (
+    (CONNECTION, check_connection),
     (DESIRED_STATE, check_desired_state),
     (PERMISSIONS, check_permissions),
     (CLOUDTRAIL, check_cloudtrail),
@@ -500,20 +531,33 @@ FUNCTION_CHECKS: tuple[tuple[str, Callable[[Deployment], CheckResult]], ...] = (
 )
 
 
-def run_check(name: str, check: Callable[[C], CheckResult], context: C) -> CheckResult:
+def run_check(
+    name: str, check: Callable[[C], CheckResult], context: C, unreached: dict[str, str]
+) -> CheckResult:
+    """``check``'s result; ``unreached``: each endpoint that could not be reached, by the check that said so,
+    so that it is said once and the later checks that need it are skipped instead of failing the same way."""
     try:
         return check(context)
     except NotChecked as reason:
         return CheckResult(name, Status.WARN, f"not checked: {reason}")
+    except BotocoreConnectionError as error:
+        endpoint, _ = connection_failure(error)
+        if endpoint in unreached:
+            return CheckResult(
+                name, Status.SKIP, f"skipped: {endpoint} cannot be reached (see {unreached[endpoint]})"
+            )
+        unreached[endpoint] = name
+        return CheckResult(name, Status.FAIL, explain(error))
     except AWS_ERRORS as error:
         return CheckResult(name, Status.FAIL, explain(error, iam_action=context.clients.iam_action(error)))
 
 
 def run_checks(clients: DoctorClients, desired: Path, function: str | None) -> list[CheckResult]:
     doctor = Doctor(clients, desired) if function is None else Deployment(clients, desired, function)
-    results = [run_check(name, check, doctor) for name, check in ACCOUNT_CHECKS]
+    unreached: dict[str, str] = {}
+    results = [run_check(name, check, doctor, unreached) for name, check in ACCOUNT_CHECKS]
     if isinstance(doctor, Deployment):
-        results += [run_check(name, check, doctor) for name, check in FUNCTION_CHECKS]
+        results += [run_check(name, check, doctor, unreached) for name, check in FUNCTION_CHECKS]
     return results
 
 
@@ -535,20 +579,20 @@ def results_table(results: Sequence[CheckResult]) -> Table:
 def summary_line(results: Sequence[CheckResult]) -> str:
     counts = {status: sum(1 for r in results if r.status is status) for status in Status}
     return (
-        f"{len(results)} checks: {counts[Status.PASS]} passed, {counts[Status.WARN]} warned, "
-        f"{counts[Status.FAIL]} failed"
+        f"{count(len(results), 'check')}: {counts[Status.PASS]} passed, {counts[Status.WARN]} warned, "
+        f"{counts[Status.FAIL]} failed" + (f", {counts[Status.SKIP]} skipped" if counts[Status.SKIP] else "")
     )
 
 
 def print_results(output: Output, results: Sequence[CheckResult]) -> None:
-    table = results_table(results)
     console = output.out
-    if not console.is_terminal:
-        # Piped, a check stays on one line whatever its detail's length, so that `grep` finds it whole.
-        unbounded = console.options.update_width(UNBOUNDED_WIDTH)
-        console.width = max(console.width, Measurement.get(console, unbounded, table).maximum)
-    console.print(table)
-    output.out.print(summary_line(results))
+    if console.is_terminal:
+        console.print(results_table(results))
+    else:  # piped: `check  status  detail`, a check a line however long its detail, for `grep`
+        rows = [["check", "status", "detail"], *([r.check, str(r.status), r.detail] for r in results)]
+        for line in plain_lines(rows):
+            console.print(Text(line))
+    console.print(summary_line(results))
 
 
 def doctor(
@@ -576,7 +620,8 @@ def doctor(
     schedule, API-call and service-event rules are enabled, its runs of the last 24 h succeeded, its
     dead-letter queues are empty, and Security Hub is on if it sends findings there.
 
-    Each check passes, warns or fails, and says what to do. `--format json` prints a list of
+    Each check passes, warns or fails, and says what to do; one that needs an endpoint that cannot be
+    reached is skipped (the first check that met it fails). `--format json` prints a list of
     `{"check", "status", "detail"}`. Exit codes: 0 nothing failed (warnings allowed), 1 a check failed.
 
     **Examples**
@@ -602,9 +647,11 @@ def doctor(
         output.emit_json([result.to_dict() for result in results])
     else:
         print_results(output, results)
-        if function is None:
+        if function is None and clients.unreachable is None:
             output.err.print(
                 "note: pass --function NAME to check the deployed enforcer too (function, alias, rules, "
                 "recent runs, dead-letter queues, Security Hub)"
             )
+    if (unreached := clients.unreachable) is not None:  # on stderr too, as every command says it
+        output.err.print(f"[bold red]error:[/] {explain(unreached)}")
     raise typer.Exit(EXIT_ERROR if any(r.status is Status.FAIL for r in results) else EXIT_OK)

@@ -18,6 +18,7 @@ from ecr_drift.desired.summary import count, summarize
 from ecr_drift.events import API_CALL, ECR_EVENT_SOURCE, SERVICE_EVENT, principal_matches
 
 # Check names: stable, machines filter the JSON output on them.
+CONNECTION = "connection"
 DESIRED_STATE = "desired-state"
 PERMISSIONS = "permissions"
 CLOUDTRAIL = "cloudtrail"
@@ -40,6 +41,7 @@ class Status(StrEnum):
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
+    SKIP = "skip"  # not run: it needs an endpoint that an earlier check could not reach
 
 
 @dataclass(frozen=True)
@@ -376,7 +378,7 @@ def recent_runs_verdict(
         return CheckResult(
             RECENT_RUNS,
             Status.FAIL,
-            f"in the last {hours} h: {invocations:g} invocation(s) and {counts}. Read why: "
+            f"in the last {hours} h: {count(int(invocations), 'invocation')} and {counts}. Read why: "
             f"`aws logs tail /aws/lambda/{function} --since {hours}h`",
         )
     if not invocations:
@@ -387,7 +389,9 @@ def recent_runs_verdict(
             "events are not delivered (see event-rules and dead-letters); `ecr-drift invoke` runs it now",
         )
     return CheckResult(
-        RECENT_RUNS, Status.PASS, f"{invocations:g} invocation(s) in the last {hours} h, none failed"
+        RECENT_RUNS,
+        Status.PASS,
+        f"{count(int(invocations), 'invocation')} in the last {hours} h, none failed",
     )
 
 
@@ -424,7 +428,7 @@ def is_queue(arn: str) -> bool:
 def dead_letters_verdict(facts: DeadLetters) -> CheckResult:
     places = facts.places()
     waiting = [
-        f"{facts.messages[arn]} message(s) in {arn} ({', '.join(sources)})"
+        f"{count(facts.messages[arn], 'message')} in {arn} ({', '.join(sources)})"
         for arn, sources in places.items()
         if facts.messages.get(arn)
     ]

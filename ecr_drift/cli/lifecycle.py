@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ecr_drift.cli.output import Output
+from ecr_drift.cli.output import Output, OutputFormat
 from ecr_drift.desired.loading import parse_json_text
 from ecr_drift.desired.models import LifecycleGuard
 from ecr_drift.documents.lifecycle_preview import Fate, Image, Step, deletion_summary, load_images, simulate
@@ -69,8 +69,7 @@ def preview_command(
         Path,
         typer.Option(
             "--images",
-            help='JSON list of {"digest", "tags", "pushed_at", "last_pulled_at", "status", '
-            '"last_archived_at"}; see "Images file" above.',
+            help='`aws ecr describe-images` output, or a JSON list of images; see "Images file" above.',
         ),
     ],
     now: Annotated[
@@ -86,7 +85,12 @@ def preview_command(
             "preview does.",
         ),
     ] = DEFAULT_HORIZON_DAYS,
-    as_json: Annotated[bool, typer.Option("--json", help='Print JSON; see "JSON output" above.')] = False,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", "-f", help='`table` for people, `json` for machines; see "JSON output" above.'
+        ),
+    ] = OutputFormat.table,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour, even on a terminal.")] = False,
 ) -> None:
     """Replay a lifecycle policy on a list of images, by ECR's own rules, without touching AWS.
@@ -97,15 +101,23 @@ def preview_command(
     storage from day d + 1, where the policy's `storageClass: archive` rules count its days since then and
     may delete it. An invalid policy exits 1 with every reason and its path.
 
-    **Images file**: a JSON list, one object per image as DescribeImages describes it. `last_pulled_at`,
-    `status` (`ACTIVE`, the default, `ARCHIVED` or `ACTIVATING`) and `last_archived_at` are optional; times
-    are ISO-8601 with a UTC offset. `ACTIVATING` counts as standard storage: ECR restores an image within
-    minutes, so the policy next sees it restored.
+    **Images file**: what `aws ecr describe-images --repository-name NAME` prints, as it is (every page:
+    not `--no-paginate` or `--max-items`), or its `imageDetails` list. The policy reads `imageDigest`,
+    `imageTags`, `imagePushedAt`, `lastRecordedPullTime`, `imageStatus` and `lastArchivedAt`; the other
+    fields are ignored. Times are ISO-8601 with a UTC offset, as the AWS CLI v2 prints them, or epoch
+    seconds, as v1 does.
+
+        {"imageDetails": [{"imageDigest": "sha256:4f2a...", "imageTags": ["v1.4"],
+          "imagePushedAt": "2025-06-01T09:00:00-07:00", "imageSizeInBytes": 48318255}]}
+
+    Or a list written by hand, one object per image: `last_pulled_at`, `status` (`ACTIVE`, the default,
+    `ARCHIVED` or `ACTIVATING`) and `last_archived_at` are optional. `ACTIVATING` counts as standard storage:
+    ECR restores an image within minutes, so the policy next sees it restored.
 
         [{"digest": "sha256:4f2a...", "tags": ["v1.4"], "pushed_at": "2025-06-01T09:00:00Z",
           "status": "ARCHIVED", "last_archived_at": "2025-12-01T09:00:00Z"}]
 
-    **JSON output** (--json): keys sorted, lists oldest image first; an image archived and then expired
+    **JSON output** (--format json): keys sorted, lists oldest image first; an image archived and then expired
     within the horizon is in both lists. `deletion` is `direct` (expired from standard storage),
     `archive_then_expire` or `already_archived`.
 
@@ -116,13 +128,15 @@ def preview_command(
 
     **Examples**
 
+        aws ecr describe-images --repository-name api > images.json
+
         ecr-drift lifecycle preview --policy policy.json --images images.json
 
-        ecr-drift lifecycle preview --policy policy.json --images images.json --horizon-days 0 --json
+        ecr-drift lifecycle preview --policy policy.json --images images.json --horizon-days 0 --format json
 
         ecr-drift lifecycle preview --policy policy.json --images images.json --now 2026-01-31T00:00:00Z
     """
-    output = Output(no_color=no_color)
+    output = Output(output_format, no_color)
     when = _timestamp(now)
     document = _policy_document(_read_json(policy, "policy", output))
     try:
@@ -134,7 +148,7 @@ def preview_command(
     except ValueError as error:
         output.err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(1) from None
-    if as_json:
+    if output.json:
         output.emit_json(
             {
                 "now": when.isoformat(),

@@ -1,5 +1,6 @@
 """Reports for people: findings grouped by resource, each with what enforce would do (a plan) or what
-happened, and why; documents too long for a cell in numbered footnotes; one summary line.
+happened, and why; documents too long for a cell in numbered footnotes; one summary line. Piped, the table
+is plain lines, one finding each, its resource on every one; `--format tsv` is a finding per line for tools.
 
 Nothing is cut: a long message wraps in its cell, a long document moves to a footnote, in full or as a
 unified diff of the account's against the desired one.
@@ -10,13 +11,14 @@ from __future__ import annotations
 import difflib
 import json
 import sys
-from collections import defaultdict
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ecr_drift.cli.output import plain_lines
+from ecr_drift.desired.summary import count
 from ecr_drift.findings import Action, Finding, Report
 from ecr_drift.publish.text import value_text
 
@@ -30,6 +32,22 @@ ACTION_STYLE = {
 DIFF_STYLE = {"-": "red", "+": "green", "@": "cyan"}
 CELL_WIDTH = 60  # a document longer than this, as compact JSON, moves to a footnote
 WIDE_TERMINAL = 160  # columns from which footnotes show documents as a diff without being asked to
+KEY_COLUMNS = 2  # resource and setting: names a reader looks for, so never folded where words fit
+CHROME = 3  # a column's border on its left and its padding; the table adds one border on the right
+VALUE_MIN = 10  # the narrowest an expected or actual column gets while the calls keep their names whole
+TSV_COLUMNS = (
+    "resource",
+    "setting",
+    "key",
+    "action",
+    "expected",
+    "actual",
+    "calls",
+    "message",
+    "error",
+    "origin",
+)
+TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def print_report(console: Console, report: Report, *, plan: bool = False, diff: bool = False) -> None:
@@ -37,7 +55,12 @@ def print_report(console: Console, report: Report, *, plan: bool = False, diff: 
     enforce would do; ``diff``: documents as a unified diff (a wide terminal gets one anyway)."""
     if report.findings:
         notes = Footnotes(diff=diff or (console.is_terminal and console.width >= WIDE_TERMINAL))
-        console.print(findings_table(report, notes, plan=plan))
+        rows = finding_rows(report, notes, plan=plan)
+        if console.is_terminal:
+            console.print(findings_table(rows, console.width, plan=plan))
+        else:
+            for line in plain_lines([_headers(plan), *([str(cell) for cell in row] for row in rows)]):
+                console.print(Text(line))
         notes.print(console)
     else:
         console.print("[green]compliant:[/] the account matches the desired state.")
@@ -46,29 +69,59 @@ def print_report(console: Console, report: Report, *, plan: bool = False, diff: 
         console.print(plan_line(report))
 
 
-def findings_table(report: Report, notes: Footnotes, *, plan: bool = False) -> Table:
-    """One row per finding, grouped by resource; the documents too long for a cell go to ``notes``."""
-    table = Table(show_lines=False, header_style="bold", expand=False)
-    table.add_column("resource", no_wrap=True)
-    table.add_column("setting")
-    # Folded rather than cut (rich's default): an ARN or a message reads whole, over several lines.
-    table.add_column("expected", overflow="fold")
-    table.add_column("actual", overflow="fold")
-    table.add_column("enforce would" if plan else "action", overflow="fold")
-    grouped: dict[str, list[Finding]] = defaultdict(list)
-    for finding in report.findings:
-        grouped[finding.resource].append(finding)
-    for resource in sorted(grouped):
-        for index, finding in enumerate(sorted(grouped[resource], key=lambda f: f.label)):
-            expected, actual = notes.cells(finding)
-            table.add_row(
-                Text(resource if index == 0 else ""),
+def finding_rows(report: Report, notes: Footnotes, *, plan: bool = False) -> list[list[Text]]:
+    """One row of cells per finding, by resource then setting; documents too long for a cell go to
+    ``notes``. Every row names its resource, so that a row read alone (or found by `grep`) is whole."""
+    rows = []
+    for finding in sorted(report.findings, key=lambda f: (f.resource, f.label)):
+        expected, actual = notes.cells(finding)
+        rows.append(
+            [
+                Text(finding.resource),
                 Text(finding.label),
                 Text(expected),
                 Text(actual),
                 Text(outcome(finding, plan=plan), style=ACTION_STYLE[finding.action]),
-            )
+            ]
+        )
+    return rows
+
+
+def findings_table(rows: list[list[Text]], width: int, *, plan: bool = False) -> Table:
+    """The rows as a table for a terminal ``width`` columns wide. Cells wrap at spaces, and fold (never cut
+    with an ellipsis) only a word wider than its column. When the table does not fit, the resource and
+    setting columns keep their longest word, then the calls their longest name while expected and actual
+    keep VALUE_MIN columns each, then the keys their whole width if there is still room."""
+    headers = _headers(plan)
+    cells = [
+        [header, *map(str, column)] for header, column in zip(headers, zip(*rows, strict=True), strict=True)
+    ]
+    words = [max(_longest_word(cell) for cell in column) for column in cells]
+    full = [max(len(cell) for cell in column) for column in cells]
+    room = width - CHROME * len(headers) - 1
+    fixed: list[int | None] = [None] * len(headers)
+    if sum(full) > room:
+        fixed[:KEY_COLUMNS] = words[:KEY_COLUMNS]
+        spare = room - sum(words[:KEY_COLUMNS]) - 2 * VALUE_MIN
+        if words[-1] <= spare:
+            fixed[-1] = words[-1]
+            spare -= words[-1]
+        if sum(full[:KEY_COLUMNS]) - sum(words[:KEY_COLUMNS]) <= spare:
+            fixed[:KEY_COLUMNS] = full[:KEY_COLUMNS]
+    table = Table(show_lines=False, header_style="bold", expand=False)
+    for header, column_width in zip(headers, fixed, strict=True):
+        table.add_column(header, width=column_width, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+def _headers(plan: bool) -> list[str]:
+    return ["resource", "setting", "expected", "actual", "enforce would" if plan else "action"]
+
+
+def _longest_word(text: str) -> int:
+    return max((len(word) for word in text.split()), default=0)
 
 
 def outcome(finding: Finding, *, plan: bool = False) -> str:
@@ -136,10 +189,9 @@ def _is_long(value: Any, text: str) -> bool:
 
 def summary_line(report: Report) -> str:
     counts = report.summary
-    drifted = len(report.findings)
     parts = [
-        f"{len(report.repositories_checked)} repositories checked",
-        f"{drifted} finding{'s' if drifted != 1 else ''}",
+        f"{count(len(report.repositories_checked), 'repository', 'repositories')} checked",
+        count(len(report.findings), "finding"),
         f"{counts['remediated']} fixed",
         f"{counts['failed']} failed",
     ]
@@ -149,7 +201,7 @@ def summary_line(report: Report) -> str:
         parts.append(f"{counts['reported']} reported only")
     if report.not_checked:
         parts.append(f"{len(report.not_checked)} not checked (out of time)")
-    parts.append(_calls(report.writes))
+    parts.append(count(report.writes, "write call"))
     return ", ".join(parts)
 
 
@@ -158,9 +210,21 @@ def plan_line(report: Report) -> str:
     calls = [len(f.calls) for f in report.findings if f.calls]
     if not calls:
         return "plan: enforce would write nothing"
-    findings = f"{len(calls)} finding{'s' if len(calls) != 1 else ''}"
-    return f"plan: enforce would make {_calls(sum(calls))} for {findings}"
+    return f"plan: enforce would make {count(sum(calls), 'write call')} for {count(len(calls), 'finding')}"
 
 
-def _calls(count: int) -> str:
-    return f"{count} write call{'s' if count != 1 else ''}"
+def tsv_lines(report: Report) -> list[str]:
+    """`--format tsv`: a header, then a finding per line with its resource; a value that is not a string
+    as compact JSON, none as an empty field; a backslash, tab or line break escaped as in C."""
+    lines = ["\t".join(TSV_COLUMNS)]
+    for finding in report.findings:
+        fields = finding.to_dict()
+        lines.append("\t".join(_tsv_field(fields[column]) for column in TSV_COLUMNS))
+    return lines
+
+
+def _tsv_field(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else value_text(value, limit=sys.maxsize)
+    return text.translate(TSV_ESCAPES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -12,11 +13,40 @@ from ecr_drift.cli.output import Output, OutputFormat, problems_json
 from ecr_drift.desired import DesiredState, DesiredStateError, load_desired_state, resolve
 from ecr_drift.desired.schema import render_schema
 from ecr_drift.desired.summary import summarize
+from ecr_drift.documents.problems import Problem
 from ecr_drift.documents.repository_documents import lifecycle_policy_text, repository_policy_text
 
+DESIRED_STATE_FILE = Path("desired_state.json")  # where every command looks by default
+DESIRED_OPTION = "--desired PATH"
 
-def load_or_exit(path: Path, output: Output) -> DesiredState:
-    """The desired state, or every problem with its JSON path on stderr and exit code 1."""
+
+def not_found(path: Path, named_by: str = DESIRED_OPTION) -> str:
+    """The one line for a desired state file that does not exist: how to write one, or how to name another.
+
+    ``named_by``: how the command is given a path (`--desired PATH`, or `validate`'s argument).
+    """
+    init = (
+        "ecr-drift init"
+        if path == DESIRED_STATE_FILE
+        else f"ecr-drift init --output {shlex.quote(str(path))}"
+    )
+    return f"{path} not found: run `{init}` to write a starting one, or pass {named_by}"
+
+
+def load_or_exit(path: Path, output: Output, named_by: str = DESIRED_OPTION) -> DesiredState:
+    """The desired state, or every problem with its JSON path on stderr and exit code 1.
+
+    A file that does not exist is one line saying what to do (`not_found`), not a problem "in" it: it is
+    what a first run in an empty folder meets.
+    """
+    if not path.exists():
+        message = not_found(path, named_by)
+        if output.json:
+            problems = problems_json([Problem("", message)])
+            output.emit_json({"valid": False, "path": str(path), "problems": problems})
+        else:
+            output.err.print(f"[bold red]error:[/] {escape(message)}")
+        raise typer.Exit(1)
     try:
         return load_desired_state(path)
     except DesiredStateError as error:
@@ -28,7 +58,7 @@ def load_or_exit(path: Path, output: Output) -> DesiredState:
 
 
 def validate(
-    path: Annotated[Path, typer.Argument(help="The desired state file.")] = Path("desired_state.json"),
+    path: Annotated[Path, typer.Argument(help="The desired state file.")] = DESIRED_STATE_FILE,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="`table` for people, `json` for machines.")
     ] = OutputFormat.table,
@@ -46,7 +76,7 @@ def validate(
         ecr-drift validate envs/prod/desired_state.json --format json
     """
     output = Output(output_format, no_color)
-    state = load_or_exit(path, output)
+    state = load_or_exit(path, output, named_by="its path: `ecr-drift validate PATH`")
     summary = summarize(state)
     if output.json:
         output.emit_json({"valid": True, "path": str(path), **summary.as_dict()})

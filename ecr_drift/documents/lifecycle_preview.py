@@ -31,7 +31,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from ecr_drift.documents.lifecycle import validate_lifecycle_policy
@@ -42,7 +42,6 @@ IMAGE_STATUSES: tuple[ImageStatus, ...] = ("ACTIVE", "ARCHIVED", "ACTIVATING")  
 # How a deleted image goes: expired from standard storage, archived by the policy and then expired by one of
 # its archive rules, or expired from the archive it was in already.
 Deletion = Literal["direct", "archive_then_expire", "already_archived"]
-_IMAGE_KEYS = ("digest", "tags", "pushed_at", "last_pulled_at", "status", "last_archived_at")
 _DAY = timedelta(days=1)
 
 
@@ -278,58 +277,111 @@ def _require_aware(name: str, value: datetime) -> None:
 
 
 def load_images(data: Any) -> list[Image]:
-    """Images from parsed JSON: a list of ``{"digest", "tags", "pushed_at", "last_pulled_at", "status",
+    """Images from parsed JSON: ``aws ecr describe-images`` output as it is, its ``imageDetails`` list, or a
+    list in this tool's own form, ``{"digest", "tags", "pushed_at", "last_pulled_at", "status",
     "last_archived_at"}``.
 
-    Timestamps are ISO-8601 strings with a UTC offset; ``last_pulled_at`` and ``last_archived_at`` may be null
-    or left out; ``status`` is DescribeImages' ``imageStatus`` (``ACTIVE``, the default, ``ARCHIVED`` or
-    ``ACTIVATING``). Raises ValueError naming the index and field of the first bad entry.
+    An image with an ``imageDigest`` is a DescribeImages ``ImageDetail``: its ``imageDigest``,
+    ``imageTags`` (absent when untagged), ``imagePushedAt``, ``lastRecordedPullTime``, ``imageStatus`` and
+    ``lastArchivedAt`` are read, and its other members (size, media types, scan status, ...) ignored, ECR's
+    future ones too. The tool's own form refuses unknown fields: it is written by hand, where a misspelt
+    field would pass unseen.
+
+    Timestamps are ISO-8601 strings with a UTC offset (the AWS CLI v2 prints them so) or epoch seconds (as
+    CLI v1 does); the pull and archive times may be null or left out; ``status`` is DescribeImages'
+    ``imageStatus`` (``ACTIVE``, the default, ``ARCHIVED`` or ``ACTIVATING``). Raises ValueError naming the
+    index and field of the first bad entry, or saying that the output is one page of several.
     """
+    where = ""
+    if isinstance(data, dict) and "imageDetails" in data:
+        # `--no-paginate` leaves `nextToken`, `--max-items` the CLI's `NextToken`: the rest of the images
+        # would change what count rules keep, so a partial list is refused rather than previewed.
+        if data.get("nextToken") or data.get("NextToken"):
+            raise ValueError(
+                "this describe-images output is one page of several (it has a next token): run "
+                "`aws ecr describe-images` without --no-paginate or --max-items to list every image"
+            )
+        data, where = data["imageDetails"], "imageDetails"
     if not isinstance(data, list):
-        raise ValueError(f"the images must be a JSON list of image objects, got {type(data).__name__}")
-    images = [_load_image(index, item) for index, item in enumerate(data)]
+        raise ValueError(
+            f"{where or 'the images'}: must be a JSON list of images, or `aws ecr describe-images` output "
+            f"(an object with imageDetails), got {type(data).__name__}"
+        )
+    images = [_load_image(f"{where}[{index}]", item) for index, item in enumerate(data)]
     first: dict[str, int] = {}
     for index, image in enumerate(images):
         if image.digest in first:
-            raise ValueError(f"[{index}].digest: {image.digest} is already listed at [{first[image.digest]}]")
+            raise ValueError(
+                f"{where}[{index}]: digest {image.digest} is already listed at {where}[{first[image.digest]}]"
+            )
         first[image.digest] = index
     return images
 
 
-def _load_image(index: int, item: Any) -> Image:
-    where = f"[{index}]"
+# What DescribeImages' ImageDetail (botocore's ECR model) calls each field of the tool's own form.
+_IMAGE_DETAIL_KEYS = {
+    "digest": "imageDigest",
+    "tags": "imageTags",
+    "pushed_at": "imagePushedAt",
+    "last_pulled_at": "lastRecordedPullTime",
+    "status": "imageStatus",
+    "last_archived_at": "lastArchivedAt",
+}
+_OWN_KEYS = {key: key for key in _IMAGE_DETAIL_KEYS}
+
+
+def _load_image(where: str, item: Any) -> Image:
     if not isinstance(item, dict):
         raise ValueError(f"{where}: an image must be a JSON object, got {type(item).__name__}")
-    unknown = sorted(set(item) - set(_IMAGE_KEYS))
-    if unknown:
-        raise ValueError(f"{where}.{unknown[0]}: unknown field; allowed fields are {', '.join(_IMAGE_KEYS)}")
-    digest, tags, status = item.get("digest"), item.get("tags"), item.get("status", "ACTIVE")
+    described = "imageDigest" in item
+    if not described and (unknown := sorted(set(item) - set(_OWN_KEYS))):
+        raise ValueError(
+            f"{where}.{unknown[0]}: unknown field; allowed fields are {', '.join(_OWN_KEYS)}, or those of "
+            "`aws ecr describe-images` (imageDigest, imageTags, imagePushedAt, ...)"
+        )
+    key = _IMAGE_DETAIL_KEYS if described else _OWN_KEYS
+    # DescribeImages leaves imageTags out for an untagged image; the tool's own form asks for [].
+    digest, tags = item.get(key["digest"]), item.get(key["tags"], [] if described else None)
+    status = item.get(key["status"], "ACTIVE")
     if not isinstance(digest, str) or not digest:
-        raise ValueError(f"{where}.digest: must be a non-empty string, got {digest!r}")
+        raise ValueError(f"{where}.{key['digest']}: must be a non-empty string, got {digest!r}")
     if not isinstance(tags, list) or not all(isinstance(tag, str) and tag for tag in tags):
         raise ValueError(
-            f"{where}.tags: must be a list of non-empty strings ([] when untagged), got {tags!r}"
+            f"{where}.{key['tags']}: must be a list of non-empty strings ([] when untagged), got {tags!r}"
         )
     if status not in IMAGE_STATUSES:
-        raise ValueError(f"{where}.status: must be one of {', '.join(IMAGE_STATUSES)}, got {status!r}")
+        raise ValueError(
+            f"{where}.{key['status']}: must be one of {', '.join(IMAGE_STATUSES)}, got {status!r}"
+        )
+
+    def timestamp(field: str) -> datetime | None:
+        value = item.get(key[field])
+        return None if value is None else _timestamp(f"{where}.{key[field]}", value)
+
+    pushed_at = timestamp("pushed_at")
+    if pushed_at is None:
+        raise ValueError(f"{where}.{key['pushed_at']}: required, the time the image was pushed")
     return Image(
         digest=digest,
         tags=tuple(tags),
-        pushed_at=_timestamp(f"{where}.pushed_at", item.get("pushed_at")),
-        last_pulled_at=_optional_timestamp(f"{where}.last_pulled_at", item.get("last_pulled_at")),
+        pushed_at=pushed_at,
+        last_pulled_at=timestamp("last_pulled_at"),
         status=status,
-        last_archived_at=_optional_timestamp(f"{where}.last_archived_at", item.get("last_archived_at")),
+        last_archived_at=timestamp("last_archived_at"),
     )
 
 
-def _optional_timestamp(where: str, value: Any) -> datetime | None:
-    return None if value is None else _timestamp(where, value)
-
-
 def _timestamp(where: str, value: Any) -> datetime:
-    example = 'e.g. "2024-05-01T12:00:00Z"'
+    example = 'e.g. "2024-05-01T12:00:00Z" or 1714564800'
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"{where}: {value!r} is out of range as epoch seconds") from None
     if not isinstance(value, str):
-        raise ValueError(f"{where}: must be an ISO-8601 timestamp string ({example}), got {value!r}")
+        raise ValueError(
+            f"{where}: must be an ISO-8601 timestamp or epoch seconds ({example}), got {value!r}"
+        )
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

@@ -197,7 +197,7 @@ def _from_finding(finding: Finding, account: Account, now: str, trigger: str) ->
     if finding.origin and finding.origin.principal_arn:
         fields[f"{FIELD}changedBy"] = finding.origin.principal_arn
     lines = [
-        finding.message or f"{finding.setting} differs from the desired state",
+        finding.message or f"{finding.setting}: not as in the desired state",
         f"Action: {finding.action} (trigger {trigger}).",
         f"Expected {value_text(finding.expected, 200)}; actual {value_text(finding.actual, 200)}.",
         origin_text(finding.origin) or "",
@@ -211,7 +211,7 @@ def _from_finding(finding: Finding, account: Account, now: str, trigger: str) ->
         key=finding.key,
         passed=passed,
         severity="INFORMATIONAL" if passed else severity(finding.setting),
-        title=f"ECR {finding.label} of {finding.resource} differs from the desired state",
+        title=f"ECR {finding.label} of {finding.resource}: not as in the desired state",
         description=" ".join(line for line in lines if line),
         created_at=now,
         extra_fields=fields,

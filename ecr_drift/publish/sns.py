@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from ecr_drift.desired.summary import count
 from ecr_drift.findings import Action, Finding, Report
 from ecr_drift.publish.limits import fit, most_important_first
 from ecr_drift.publish.text import finding_title, origin_text, value_text
@@ -44,7 +45,7 @@ def subject(report: Report, findings: list[Finding]) -> str:
 def message(report: Report, findings: list[Finding]) -> str:
     summary = ", ".join(f"{count} {action}" for action, count in report.summary.items() if count)
     lines = [
-        f"ecr-drift-enforcer found {len(findings)} difference(s) from the desired state "
+        f"ecr-drift-enforcer found {count(len(findings), 'difference')} from the desired state "
         f"(mode: {report.mode}, trigger: {report.trigger}).",
         f"Summary: {summary}. Repositories checked: {len(report.repositories_checked)}. "
         f"Write calls: {report.writes}.",

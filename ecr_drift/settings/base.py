@@ -50,6 +50,7 @@ def same(expected: Any, actual: Any) -> bool:
 class _Declared(ABC):
     name: ClassVar[str]  # the finding's ``setting``; stable, machines filter on it
     title: ClassVar[str]  # how people read it: "scan on push"
+    title_is_plural: ClassVar[bool] = False  # "tags differ", not "tags differs"
     fields: ClassVar[tuple[str, ...]]  # the desired state's field(s) this setting manages
     reads: ClassVar[tuple[Read, ...]] = ()
     writes: ClassVar[tuple[Write, ...]] = ()
@@ -64,6 +65,11 @@ class _Declared(ABC):
 
     def in_line(self, expected: Any, actual: Any) -> bool:
         return same(expected, actual)
+
+    @property
+    def differs(self) -> str:
+        """The message of its drift: ``scan on push differs``, ``tags differ``."""
+        return f"{self.title} {'differ' if self.title_is_plural else 'differs'}"
 
 
 class RepositorySetting(_Declared, Generic[D]):
@@ -155,7 +161,7 @@ class RegistrySetting(_Declared, Generic[D]):
         if (problem := self.problem(value, observed)) is not None:
             return [Difference(expected, actual, problem, reported=True)]
         calls = tuple(self.calls(value, observed))
-        return [Difference(expected, actual, f"{self.title} differs", calls)]
+        return [Difference(expected, actual, self.differs, calls)]
 
 
 class KeyedRegistrySetting(RegistrySetting[Mapping[str, D]]):

@@ -29,6 +29,7 @@ class Tags:
 class RepositoryTags(RepositorySetting[Tags]):
     name = "tags"
     title = "tags"
+    title_is_plural = True
     fields = ("tags",)
     reads = (READ,)
     writes = (Write(TAG), Write(UNTAG, subtractive=True))

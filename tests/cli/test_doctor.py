@@ -39,7 +39,14 @@ from tests.conftest import ACCOUNT_ID, EXAMPLE_PATH, REGION
 runner = CliRunner()
 FUNCTION = "ecr-drift-enforcer-test"
 EXAMPLE_SHA256 = hashlib.sha256(EXAMPLE_PATH.read_bytes()).hexdigest()
-ACCOUNT_CHECKS = ["desired-state", "permissions", "cloudtrail", "ignore-principals", "inspector"]
+ACCOUNT_CHECKS = [
+    "connection",
+    "desired-state",
+    "permissions",
+    "cloudtrail",
+    "ignore-principals",
+    "inspector",
+]
 FUNCTION_CHECKS = [
     "function",
     "deployed-desired-state",
@@ -224,12 +231,15 @@ def test_table_has_one_line_per_check_and_a_summary(aws: None) -> None:
     result = runner.invoke(app, ["doctor", "--desired", str(EXAMPLE_PATH), "--no-color"])
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
+    # Piped: plain `check  status  detail` lines, a check each, no box drawing.
+    assert lines[0].split() == ["check", "status", "detail"]
+    assert not set("│┃─━┏┗└┌") & set(result.stdout)
     for name in ACCOUNT_CHECKS:
-        assert len([line for line in lines if f" {name} " in line]) == 1, result.stdout
-    cloudtrail_line = next(line for line in lines if " cloudtrail " in line)
-    assert " fail " in cloudtrail_line
+        assert len([line for line in lines if line.split()[0] == name]) == 1, result.stdout
+    cloudtrail_line = next(line for line in lines if line.startswith("cloudtrail "))
+    assert cloudtrail_line.split()[1] == "fail"
     assert "createCloudTrail" in cloudtrail_line
-    assert "5 checks: 3 passed, 1 warned, 1 failed" in result.stdout
+    assert "6 checks: 4 passed, 1 warned, 1 failed" in result.stdout
     assert "pass --function NAME" in result.stderr
 
 
@@ -262,6 +272,7 @@ def test_no_trail_fails_and_says_the_enforcer_only_runs_on_its_schedule(aws: Non
     assert "createCloudTrail" in checks["cloudtrail"]["detail"]
     # One check's failure stops none of the others.
     assert status(checks) == {
+        "connection": "pass",
         "desired-state": "pass",
         "permissions": "pass",
         "cloudtrail": "fail",
@@ -500,7 +511,7 @@ def test_a_healthy_deployment_passes_every_check(deployed: Deployed) -> None:
         "enabled, targeting the alias: "
         "schedule schedule, API calls api-calls, service events repository-created"
     )
-    assert checks["recent-runs"]["detail"] == "4 invocation(s) in the last 24 h, none failed"
+    assert checks["recent-runs"]["detail"] == "4 invocations in the last 24 h, none failed"
     assert checks["dead-letters"]["detail"] == (
         f"empty: {FUNCTION}-dlq "
         "(rule api-calls, rule repository-created, rule schedule, on-failure destination)"
@@ -593,7 +604,7 @@ def test_failed_runs_in_the_last_day_fail(
     code, checks = doctor("--function", FUNCTION)
     assert code == 1
     assert checks["recent-runs"]["status"] == "fail"
-    assert f"4 invocation(s) and {metric} 2" in checks["recent-runs"]["detail"]
+    assert f"4 invocations and {metric} 2" in checks["recent-runs"]["detail"]
     assert f"aws logs tail /aws/lambda/{FUNCTION}" in checks["recent-runs"]["detail"]
 
 
@@ -609,8 +620,7 @@ def test_a_message_in_the_dead_letter_queue_fails(deployed: Deployed) -> None:
     assert code == 1
     assert checks["dead-letters"]["status"] == "fail"
     assert (
-        f"1 message(s) in arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{FUNCTION}-dlq"
-        in checks["dead-letters"]["detail"]
+        f"1 message in arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{FUNCTION}-dlq" in checks["dead-letters"]["detail"]
     )
 
 

@@ -1,10 +1,12 @@
 """`ecr-drift plan` shows what enforce will do, not what it might: per finding the calls enforce would make,
-what its guards would block and why, documents as a diff; and exits 2 only when enforce would write."""
+what its guards would block and why, documents as a diff; and exits 2 only when enforce would write or hold
+something (the whole exit-code table: test_exit_codes_and_output.py)."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +46,17 @@ def squeezed(text: str) -> str:
 
 
 def table_rows(table: str) -> dict[str, list[str]]:
-    """Each row's cells after the first two, by "resource setting", their wrapped lines joined (squeezed)."""
+    """Each row's cells after the first two, by "resource setting" (squeezed), from the table a pipe gets:
+    a header, then a line per finding whose columns start where the header's names do."""
+    lines = table.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("resource  "))
+    starts = [match.start() for match in re.finditer(r"\S+(?: \S+)*", lines[start])]  # 2+ spaces apart
     rows: dict[str, list[str]] = {}
-    resource = key = ""
-    for line in table.splitlines():
-        if not line.startswith("│"):
-            continue
-        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
-        if cells[1]:  # a row starts; the lines after it with no setting continue it
-            resource = cells[0] or resource
-            key = f"{resource} {cells[1]}"
-            rows[key] = [""] * (len(cells) - 2)
-        rows[key] = [joined + squeezed(cell) for joined, cell in zip(rows[key], cells[2:], strict=True)]
+    for line in lines[start + 1 :]:
+        if line.startswith("[") or re.match(r"\d+ repositor(y|ies) checked", line):  # footnotes, summary
+            break
+        cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
+        rows[f"{cells[0]} {cells[1]}"] = [squeezed(cell) for cell in cells[2:]]
     return rows
 
 
@@ -120,7 +121,7 @@ def test_json_lists_each_findings_calls_and_an_audit_says_the_same(baseline: Aws
     }
 
 
-# ---- exit codes: 2 only when enforce would write -----------------------------------------------------------
+# ---- exit codes: 2 only when enforce would write or hold something -----------------------------------------
 
 
 def test_plan_with_only_reported_findings_exits_0_and_lists_them(baseline: AwsCalls) -> None:
@@ -176,11 +177,14 @@ def test_plan_predicts_the_blast_radius_blocks_and_their_reason(calls: AwsCalls,
     assert calls.writes == []
 
 
-def test_plan_with_only_blocked_changes_exits_0_and_enforce_1(calls: AwsCalls, tmp_path: Path) -> None:
+def test_plan_with_only_blocked_changes_exits_2_and_enforce_1(calls: AwsCalls, tmp_path: Path) -> None:
     repositories_with_policies(ecr(), LIMIT + 1)
     desired = desired_file(tmp_path, {"repository_patterns": {"*": {"policy_statements": []}}})
 
-    assert runner.invoke(app, ["plan", *desired]).exit_code == 0
+    planned = runner.invoke(app, ["plan", *desired])
+
+    assert planned.exit_code == 2  # enforce would hold them: something to look at
+    assert "plan: enforce would write nothing" in planned.stdout
     assert runner.invoke(app, ["enforce", "--yes", *desired]).exit_code == 1
     assert calls.writes == []
 
@@ -196,14 +200,19 @@ def test_enforce_asks_only_for_what_the_guards_let_through(
     lifted = runner.invoke(app, ["enforce", *desired, "--allow-mass-change"], input="n\n")
 
     assert held.exit_code == lifted.exit_code == 1  # declined
-    assert f"Apply {LIMIT + 1} change(s)?" in held.stderr  # scan on push; the policies are blocked
-    assert f"Apply {2 * (LIMIT + 1)} change(s)?" in lifted.stderr
+    assert f"Apply {LIMIT + 1} changes?" in held.stderr  # scan on push; the policies are blocked
+    assert f"Apply {2 * (LIMIT + 1)} changes?" in lifted.stderr
     assert calls.writes == []
 
 
-def test_plan_predicts_the_lifecycle_guard_as_enforce_applies_it(calls: AwsCalls, tmp_path: Path) -> None:
+# A lifecycle policy for "busy" that keeps 1 of its 4 images: over the lifecycle guard's 50%.
+KEEP_ONE = {"lifecycle": [{"tag_status": "any", "max_images": 1}]}
+
+
+def busy_repository(images: int = 4) -> None:
+    """Repository "busy" with ``images`` images, digests ``sha256:0…0``, ``sha256:0…1``, ..."""
     ecr().create_repository(repositoryName="busy")
-    for index in range(4):
+    for index in range(images):
         manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "n": index})
         ecr().put_image(
             repositoryName="busy",
@@ -211,15 +220,17 @@ def test_plan_predicts_the_lifecycle_guard_as_enforce_applies_it(calls: AwsCalls
             imageTag=f"t{index}",
             imageDigest=f"sha256:{index:064x}",
         )
-    desired = desired_file(
-        tmp_path, {"repositories": {"busy": {"lifecycle": [{"tag_status": "any", "max_images": 1}]}}}
-    )
+
+
+def test_plan_predicts_the_lifecycle_guard_as_enforce_applies_it(calls: AwsCalls, tmp_path: Path) -> None:
+    busy_repository()
+    desired = desired_file(tmp_path, {"repositories": {"busy": KEEP_ONE}})
 
     code, planned = plan_json(*desired, "-r", "busy")
     table = runner.invoke(app, ["plan", *desired, "-r", "busy"]).stdout
     enforced = runner.invoke(app, ["enforce", "--yes", *desired, "-r", "busy", "--format", "json"])
 
-    assert code == 0
+    assert code == 2  # held by the guard: something to look at
     blocked = planned["busy", "lifecycle_policy"]
     assert blocked["action"] == "blocked"
     assert "3 of 4" in blocked["message"]

@@ -68,11 +68,10 @@ def test_ecr_drift_invoke_follows_the_pages_into_one_report(
             answer = invoke(json.loads(Payload), FakeLambdaContext())
             return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
 
-    class Session:
-        def __init__(self, **_: Any) -> None:
-            pass
+    class Session(boto3.Session):
+        """A real session (its region is checked against botocore's data) whose clients are the function."""
 
-        def client(self, *_: Any, **__: Any) -> Function:
+        def client(self, *_: Any, **__: Any) -> Any:
             return Function()
 
     # The CLI's boto3 only: the handler it runs makes its own clients of the real (moto) one.

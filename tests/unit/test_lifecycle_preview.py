@@ -535,7 +535,12 @@ GOOD = {"digest": "sha256:aa", "tags": [], "pushed_at": "2025-05-01T10:00:00Z"}
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"images": []}, "the images must be a JSON list of image objects, got dict"),
+        (
+            {"images": []},
+            "the images: must be a JSON list of images, or `aws ecr describe-images` output (an object with "
+            "imageDetails), got dict",
+        ),
+        ({"imageDetails": {}}, "imageDetails: must be a JSON list of images"),
         ([GOOD, "sha256:bb"], "[1]: an image must be a JSON object, got str"),
         (
             [{**GOOD, "pushed": "x"}],
@@ -552,7 +557,9 @@ GOOD = {"digest": "sha256:aa", "tags": [], "pushed_at": "2025-05-01T10:00:00Z"}
             "[0].tags: must be a list of non-empty strings ([] when untagged), got 'v1'",
         ),
         ([{**GOOD, "pushed_at": "yesterday"}], "[0].pushed_at: 'yesterday' is not an ISO-8601 timestamp"),
-        ([{**GOOD, "pushed_at": 1714557600}], "[0].pushed_at: must be an ISO-8601 timestamp string"),
+        ([{**GOOD, "pushed_at": True}], "[0].pushed_at: must be an ISO-8601 timestamp or epoch seconds"),
+        ([{**GOOD, "pushed_at": 1e20}], "[0].pushed_at: 1e+20 is out of range as epoch seconds"),
+        ([{k: v for k, v in GOOD.items() if k != "pushed_at"}], "[0].pushed_at: required"),
         (
             [{**GOOD, "pushed_at": "2025-05-01T10:00:00"}],
             "[0].pushed_at: '2025-05-01T10:00:00' has no UTC offset",
@@ -561,7 +568,7 @@ GOOD = {"digest": "sha256:aa", "tags": [], "pushed_at": "2025-05-01T10:00:00Z"}
             [GOOD, {**GOOD, "last_pulled_at": "soon"}],
             "[1].last_pulled_at: 'soon' is not an ISO-8601 timestamp",
         ),
-        ([GOOD, GOOD], "[1].digest: sha256:aa is already listed at [0]"),
+        ([GOOD, GOOD], "[1]: digest sha256:aa is already listed at [0]"),
         (
             [{**GOOD, "status": "archived"}],
             "[0].status: must be one of ACTIVE, ARCHIVED, ACTIVATING, got 'archived'",
@@ -573,5 +580,135 @@ GOOD = {"digest": "sha256:aa", "tags": [], "pushed_at": "2025-05-01T10:00:00Z"}
     ],
 )
 def test_load_images_names_the_index_and_field_of_bad_input(data: Any, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        load_images(data)
+
+
+# --- `aws ecr describe-images` output -----------------------------------------------------------------------
+# Recorded AWS examples in tests/data/describe_images (SOURCE.md says where each comes from), and hand-made
+# answers with the ImageDetail members they lack (botocore's ECR service model).
+
+DESCRIBE_IMAGES = Path(__file__).parents[1] / "data" / "describe_images"
+
+
+def recorded(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((DESCRIBE_IMAGES / name).read_text())
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (  # AWS CLI v1 prints timestamps as epoch seconds
+            "aws_cli_reference_example.json",
+            Image(
+                "sha256:4a1c6567c38904384ebc64e35b7eeddd8451110c299e3368d2210066487d97e5",
+                ("v1.13.6",),
+                datetime(2019, 8, 6, 21, 51, 15, tzinfo=UTC),
+            ),
+        ),
+        (  # v2 as ISO 8601 with the local offset
+            "ecr_user_guide_helm_chart.json",
+            Image(
+                "sha256:dd8aebdda7df991a0ffe0b3d6c0cf315fd582cd26f9755a347a52adEXAMPLE",
+                ("0.1.0",),
+                datetime(2021, 9, 23, 16, 39, 30, tzinfo=UTC),
+            ),
+        ),
+    ],
+)
+def test_load_images_reads_recorded_describe_images_output_whole_or_its_list(
+    name: str, expected: Image
+) -> None:
+    answer = recorded(name)
+    assert load_images(answer) == load_images(answer["imageDetails"]) == [expected]
+
+
+NEWER_FIELDS: dict[str, Any] = {
+    "imageDetails": [
+        {
+            "registryId": "123456789012",
+            "repositoryName": "api",
+            "imageDigest": "sha256:aa",
+            "imageTags": ["v1", "latest"],
+            "imageSizeInBytes": 75387102,
+            "imagePushedAt": "2025-03-15T16:47:53.153000+01:00",
+            "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+            "imageScanFindingsSummary": {
+                "imageScanCompletedAt": "2025-03-15T16:48:10+01:00",
+                "vulnerabilitySourceUpdatedAt": "2025-03-14T00:00:00+00:00",
+                "findingSeverityCounts": {"HIGH": 1, "LOW": 3},
+            },
+            "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactMediaType": "application/vnd.oci.image.config.v1+json",
+            "lastRecordedPullTime": "2025-05-20T08:30:00+02:00",
+            "imageStatus": "ACTIVE",
+        },
+        {  # untagged: DescribeImages leaves imageTags out
+            "registryId": "123456789012",
+            "repositoryName": "api",
+            "imageDigest": "sha256:bb",
+            "imageSizeInBytes": 1348,
+            "imagePushedAt": "2025-01-03T10:00:00+00:00",
+            "imageStatus": "ARCHIVED",
+            "lastArchivedAt": "2025-04-03T10:00:00+00:00",
+            "lastActivatedAt": "2025-02-01T10:00:00+00:00",
+            "subjectManifestDigest": "sha256:aa",
+        },
+    ],
+    "nextToken": None,
+}
+
+
+def test_load_images_reads_newer_image_detail_members_and_ignores_what_rules_do_not_use() -> None:
+    assert load_images(NEWER_FIELDS) == [
+        Image(
+            "sha256:aa",
+            ("v1", "latest"),
+            datetime(2025, 3, 15, 15, 47, 53, 153000, tzinfo=UTC),
+            last_pulled_at=datetime(2025, 5, 20, 6, 30, tzinfo=UTC),
+        ),
+        Image(
+            "sha256:bb",
+            (),
+            datetime(2025, 1, 3, 10, tzinfo=UTC),
+            status="ARCHIVED",
+            last_archived_at=datetime(2025, 4, 3, 10, tzinfo=UTC),
+        ),
+    ]
+
+
+def test_the_tool_s_own_form_takes_epoch_seconds_too() -> None:
+    assert load_images([{**GOOD, "pushed_at": 1746093600}]) == [
+        Image("sha256:aa", (), datetime(2025, 5, 1, 10, tzinfo=UTC))
+    ]
+
+
+@pytest.mark.parametrize("token", ["nextToken", "NextToken"])  # --no-paginate's, --max-items'
+def test_one_page_of_several_is_refused_rather_than_previewed(token: str) -> None:
+    with pytest.raises(ValueError, match=r"one page of several .* without --no-paginate or --max-items"):
+        load_images({"imageDetails": NEWER_FIELDS["imageDetails"], token: "eyJ0b2tlbiI6IDF9"})
+
+
+def detail(**changes: Any) -> dict[str, Any]:
+    return {"imageDigest": "sha256:aa", "imagePushedAt": "2025-05-01T10:00:00Z", **changes}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"imageDetails": [detail(imageDigest="")]},
+            "imageDetails[0].imageDigest: must be a non-empty string",
+        ),
+        ([detail(imageTags="v1")], "[0].imageTags: must be a list of non-empty strings"),
+        ({"imageDetails": [detail(imagePushedAt=None)]}, "imageDetails[0].imagePushedAt: required"),
+        ([detail(), detail(imagePushedAt="2025-05-01")], "[1].imagePushedAt: '2025-05-01' has no UTC offset"),
+        ([detail(lastRecordedPullTime="soon")], "[0].lastRecordedPullTime: 'soon' is not an ISO-8601"),
+        ([detail(imageStatus="GONE")], "[0].imageStatus: must be one of ACTIVE, ARCHIVED, ACTIVATING"),
+        ({"imageDetails": [detail(), detail()]}, "imageDetails[1]: digest sha256:aa is already listed at "),
+    ],
+)
+def test_describe_images_problems_name_aws_s_field(data: Any, message: str) -> None:
     with pytest.raises(ValueError, match="^" + re.escape(message)):
         load_images(data)
