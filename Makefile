@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo sandbox test test-fast lint typecheck unit schema bench bench-network bench-scale clean
+.PHONY: help install demo sandbox dist test test-fast lint typecheck unit schema bench bench-network bench-scale clean
 
 ## List the targets, one line each.
 help:
@@ -41,6 +41,11 @@ demo: $(DEMO_STAMP)
 ## A local ECR endpoint (moto_server plus what moto lacks) for plan/enforce/audit; Ctrl-C stops it.
 sandbox: $(DEMO_STAMP)
 	$(BIN)/ecr-drift sandbox
+
+## A wheel in dist/, to install elsewhere: pip install dist/ecr_drift_enforcer-*.whl
+dist:
+	rm -rf dist build  # build/ would carry files removed since into the wheel
+	$(PYTHON) -m pip wheel --no-deps --wheel-dir dist .
 
 ## The README's second command, and exactly what CI runs (.ci/run): lint, typecheck, unit.
 test: lint typecheck unit
@@ -80,4 +85,4 @@ bench-scale: $(STAMP)
 
 ## Remove .venv, build output and the tools' caches.
 clean:
-	rm -rf $(VENV) build infra/build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist infra/build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -22,7 +22,8 @@ app = typer.Typer(
     cls=account.UsageErrorsExit1,  # usage errors exit 1, as terraform's do, not click's 2
     help="Keep an account's ECR registry exactly as declared in desired_state.json.\n\n"
     "New here? `ecr-drift demo` runs the whole loop on an embedded AWS double. On an account: "
-    "`ecr-drift validate`, then `ecr-drift plan` to see what `ecr-drift enforce` would change.",
+    "`ecr-drift init` (or `ecr-drift init --from-account`) writes a starting desired_state.json, "
+    "`ecr-drift validate` checks it, then `ecr-drift plan` shows what `ecr-drift enforce` would change.",
     epilog="Environment: `NO_COLOR=1` turns off every style, as `--no-color` does; `ECR_DRIFT_DEBUG=1` shows "
     "the traceback of an internal error (a bug in ecr-drift) instead of its one line.",
     no_args_is_help=True,

@@ -39,6 +39,8 @@ REGION = "eu-west-1"
 ENFORCER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ecr-drift-enforcer"
 HUMAN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123abcd"
 HUMAN_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Admin_0123abcd/jane@example.com"
+# moto's switches that send its mocks to a server or through a proxy instead of answering in-process.
+MOTO_REDIRECTS = frozenset({"TEST_SERVER_MODE", "TEST_PROXY_MODE"})
 
 
 def cloudtrail_event(name: str, parameters: dict[str, Any], *, role: str = HUMAN_ROLE) -> dict[str, Any]:
@@ -259,9 +261,14 @@ def demo_environment(caller: Mapping[str, str], desired: Path, verbose: bool) ->
     the SDK (``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, which `ecr-drift sandbox` asks users
     to export; a profile or config file naming an endpoint) would send the demo's writes to that endpoint,
     and any credentials of the caller's would be a real identity. So none are inherited; profiles and
-    config files point at an empty file, and no credential provider may ask a metadata service.
+    config files point at an empty file, and no credential provider may ask a metadata service. moto's own
+    switches to a server or a proxy (``TEST_SERVER_MODE``, ``TEST_PROXY_MODE``) are dropped too.
     """
-    inherited = {name: value for name, value in caller.items() if not name.startswith("AWS_")}
+    inherited = {
+        name: value
+        for name, value in caller.items()
+        if not name.startswith("AWS_") and name not in MOTO_REDIRECTS
+    }
     return inherited | {
         "AWS_ACCESS_KEY_ID": "demo",
         "AWS_SECRET_ACCESS_KEY": "demo",
@@ -284,16 +291,18 @@ def demo_environment(caller: Mapping[str, str], desired: Path, verbose: bool) ->
 def embedded_aws(desired: Path, verbose: bool) -> Iterator[None]:
     """moto in-process with the project's double; the Lambda's environment pointing at it, and nothing of
     the caller's AWS settings (:func:`demo_environment`). The caller's environment is back afterwards."""
-    from moto import mock_aws
-
-    from ecr_drift.cli.ecr_double import install_ecr_double, set_aws_document_rewriting
-
-    install_ecr_double()
     environment = demo_environment(os.environ, desired, verbose)
-    with mock.patch.dict(os.environ, environment, clear=True), mock_aws():
-        # ECR reformats the policies it returns; the enforcer must see through it, so the demo does too.
-        set_aws_document_rewriting(True)
-        yield
+    with mock.patch.dict(os.environ, environment, clear=True):
+        # moto reads TEST_SERVER_MODE when it is first imported: only once the caller's is gone.
+        from moto import mock_aws
+
+        from ecr_drift.cli.ecr_double import install_ecr_double, set_aws_document_rewriting
+
+        install_ecr_double()
+        with mock_aws():
+            # ECR reformats the policies it returns; the enforcer must see through it, so the demo does too.
+            set_aws_document_rewriting(True)
+            yield
 
 
 def _who(origin: Origin | None) -> str:

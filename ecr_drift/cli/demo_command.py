@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.resources import as_file, files
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -64,10 +65,9 @@ def demo(
         ecr-drift demo --desired my_desired_state.json --verbose
     """
     output = Output(no_color=no_color)
-    try:
-        import moto  # noqa: F401 (only checks that the extra is installed: the demo runs on moto)
-    except ModuleNotFoundError as error:
-        demo_extra_missing("demo", error, output)
+    # Found, not imported: moto reads its settings (TEST_SERVER_MODE) on import, which the demo clears first.
+    if find_spec("moto") is None:
+        demo_extra_missing("demo", ModuleNotFoundError(name="moto"), output)
     if desired is None and not LOCAL_DESIRED.exists():
         # Anywhere else than a checkout (after a pip install): the example that ships with the package.
         with as_file(files("ecr_drift.cli") / "example_desired_state.json") as example:

@@ -25,11 +25,15 @@ from ecr_drift.cli.import_command import (
 from ecr_drift.cli.output import OutputFormat
 from ecr_drift.cli.validate import DESIRED_STATE_FILE
 from ecr_drift.desired import DesiredState, load_desired_state_text
+from ecr_drift.targets import Mode
 
 EXAMPLE = files("ecr_drift.cli") / "example_desired_state.json"
 AUDIT_MODE = (
-    "enforcement.mode is `audit`: nothing deployed or run from this file writes to the account until you set "
-    "it to `enforce`"
+    "enforcement.mode is `audit`: the enforcer and `ecr-drift enforce` write nothing to the account until "
+    "you set it to `enforce` (a `pulumi up` still creates the baseline it declares: see infra/README.md)"
+)
+ENFORCE_MODE = (
+    "enforcement.mode is `enforce`: `ecr-drift enforce` and a deployed enforcer write what it declares"
 )
 _ACCOUNT_OPTIONS = ("region", "profile", "endpoint_url")
 
@@ -47,6 +51,13 @@ def init(
         Path, typer.Option("--output", "-o", help="The file to write; the schema goes beside it.")
     ] = DESIRED_STATE_FILE,
     force: ForceOption = False,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            help="enforcement.mode of the file. `enforce` only for a sandbox, or once `ecr-drift plan` shows "
+            "only what you mean."
+        ),
+    ] = Mode.AUDIT,
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
@@ -58,10 +69,10 @@ def init(
     yours. With --from-account: the account as it is, read as `ecr-drift import` reads it (--region,
     --profile, --endpoint-url apply); an `audit` right after finds nothing.
 
-    Either way `enforcement.mode` is `audit`, so that a first deploy or `enforce` cannot write by accident:
-    the example is not your registry, and an import is a snapshot, so in `enforce` mode whatever changed
-    since would be put back before anyone read it. Set `enforce` once `ecr-drift plan` shows only what
-    you mean. The file names its schema
+    Either way `enforcement.mode` is `audit` unless --mode says otherwise, so that the enforcer and
+    `ecr-drift enforce` cannot write by accident: the example is not your registry, and an import is a
+    snapshot, so in `enforce` mode whatever changed since would be put back before anyone read it. Set
+    `enforce` once `ecr-drift plan` shows only what you mean. The file names its schema
     (`"$schema": "./desired_state.schema.json"`), written beside it unless one is there, so that editors
     check the file offline. Nothing is written to the account.
 
@@ -77,6 +88,8 @@ def init(
         ecr-drift init --from-account --profile prod --region eu-west-1
 
         ecr-drift init --output envs/prod/desired_state.json --force
+
+        ecr-drift init --mode enforce   # for `ecr-drift sandbox`, a local ECR
     """
     given = [name for name in _ACCOUNT_OPTIONS if _on_command_line(context, name)]
     if given and not from_account:  # `init --profile prod` most likely meant to import that account
@@ -95,11 +108,11 @@ def init(
     refuse_existing(output, force, err)
     if from_account:
         adoption = adopt_account(options)
-        # Import writes no `enforcement` (the defaults, mode `enforce`): init starts every file in audit.
-        text = desired_state_text({**adoption.document, "enforcement": {"mode": "audit"}}, str(output))
+        # Import writes no `enforcement` (mode `enforce` by default); init writes the mode, audit by default.
+        text = desired_state_text({**adoption.document, "enforcement": {"mode": str(mode)}}, str(output))
         write_desired_state(output, text, err, force=force)
         print_summary(err, adoption, str(output))
-        err.print(AUDIT_MODE)
+        err.print(AUDIT_MODE if mode is Mode.AUDIT else ENFORCE_MODE)
         validate, desired = _naming(output)
         err.print(
             f"next: review it, then `ecr-drift validate{validate}`, `ecr-drift audit{desired}` (expect no "
@@ -108,10 +121,10 @@ def init(
         return
     # A text edit rather than json.dumps: the example's layout (short objects on one line) is part of what
     # it teaches. tests/cli/test_init.py checks that it took.
-    text = EXAMPLE.read_text(encoding="utf-8").replace('"mode": "enforce"', '"mode": "audit"', 1)
+    text = EXAMPLE.read_text(encoding="utf-8").replace('"mode": "enforce"', f'"mode": "{mode}"', 1)
     state = load_desired_state_text(text, str(output))  # the packaged example validates (a test keeps it so)
     write_desired_state(output, text, err, force=force)
-    _explain_example(err, state, output)
+    _explain_example(err, state, output, mode)
 
 
 def _naming(output: Path) -> tuple[str, str]:
@@ -130,7 +143,7 @@ def _on_command_line(context: typer.Context, name: str) -> bool:
     return source is not None and source.name == "COMMANDLINE"
 
 
-def _explain_example(err: Console, state: DesiredState, output: Path) -> None:
+def _explain_example(err: Console, state: DesiredState, output: Path, mode: Mode) -> None:
     """What in the example is not the reader's (so that it is not deployed as is), and what to do next."""
     blocks = [state.defaults, *state.repositories.values(), *state.repository_patterns.values()]
     accounts = sorted({a for b in blocks for a in (*(b.pull_account_ids or ()), *(b.push_account_ids or ()))})
@@ -142,7 +155,7 @@ def _explain_example(err: Console, state: DesiredState, output: Path) -> None:
             f"({', '.join(accounts)}): none of them is yours"
         )
     )
-    err.print(AUDIT_MODE)
+    err.print(AUDIT_MODE if mode is Mode.AUDIT else ENFORCE_MODE)
     validate, desired = _naming(output)
     again = f" --output{validate}" if validate else ""
     err.print(

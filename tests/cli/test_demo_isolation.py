@@ -53,8 +53,12 @@ CALLER_AWS = {
 
 def test_the_demo_environment_keeps_no_aws_setting_of_the_callers() -> None:
     environment = demo_environment(
-        {**CALLER_AWS, "PATH": "/usr/bin", "LANG": "C.UTF-8"}, Path("d.json"), False
+        {**CALLER_AWS, "PATH": "/usr/bin", "LANG": "C.UTF-8", "TEST_SERVER_MODE": "true"},
+        Path("d.json"),
+        False,
     )
+
+    assert "TEST_SERVER_MODE" not in environment
 
     assert {name: environment[name] for name in ("PATH", "LANG")} == {"PATH": "/usr/bin", "LANG": "C.UTF-8"}
     assert {name: value for name, value in environment.items() if name.startswith("AWS_")} == {
@@ -182,4 +186,6 @@ def test_the_demo_ignores_an_endpoint_nothing_listens_on_and_a_profile_that_does
         probe.bind(("127.0.0.1", 0))
         refused = f"http://127.0.0.1:{probe.getsockname()[1]}"
 
-    _assert_clean(_demo({"AWS_ENDPOINT_URL": refused, "AWS_PROFILE": "no-such-profile"}))
+    # moto's own switch to a server, pointed at the same nothing: the demo answers in-process all the same.
+    moto_server = {"TEST_SERVER_MODE": "true", "TEST_SERVER_MODE_ENDPOINT": refused}
+    _assert_clean(_demo({"AWS_ENDPOINT_URL": refused, "AWS_PROFILE": "no-such-profile", **moto_server}))

@@ -63,6 +63,15 @@ def test_what_init_writes_validates(empty: Path) -> None:
     assert "mode audit." in result.stdout
 
 
+def test_mode_enforce_is_asked_for_and_said(empty: Path) -> None:
+    """For a sandbox: the example as shipped, which `ecr-drift enforce` then writes."""
+    result = runner.invoke(app, ["init", "--mode", "enforce"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((empty / "desired_state.json").read_text()) == json.loads(PACKAGED_EXAMPLE.read_text())
+    assert "enforcement.mode is `enforce`" in result.stderr
+    assert "`audit`" not in result.stderr
+
+
 def test_an_existing_file_is_kept_unless_force(empty: Path) -> None:
     written = empty / "desired_state.json"
     written.write_text("mine\n")
