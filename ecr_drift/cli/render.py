@@ -56,11 +56,13 @@ def print_report(console: Console, report: Report, *, plan: bool = False, diff: 
     if report.findings:
         notes = Footnotes(diff=diff or (console.is_terminal and console.width >= WIDE_TERMINAL))
         rows = finding_rows(report, notes, plan=plan)
-        if console.is_terminal:
-            console.print(findings_table(rows, console.width, plan=plan))
-        else:
+        if not console.is_terminal:
             for line in plain_lines([_headers(plan), *([str(cell) for cell in row] for row in rows)]):
                 console.print(Text(line))
+        elif (table := findings_table(rows, console.width, plan=plan)) is not None:
+            console.print(table)
+        else:
+            print_records(console, rows, plan=plan)
         notes.print(console)
     else:
         console.print("[green]compliant:[/] the account matches the desired state.")
@@ -87,11 +89,12 @@ def finding_rows(report: Report, notes: Footnotes, *, plan: bool = False) -> lis
     return rows
 
 
-def findings_table(rows: list[list[Text]], width: int, *, plan: bool = False) -> Table:
-    """The rows as a table for a terminal ``width`` columns wide. Cells wrap at spaces, and fold (never cut
-    with an ellipsis) only a word wider than its column. When the table does not fit, the resource and
-    setting columns keep their longest word, then the calls their longest name while expected and actual
-    keep VALUE_MIN columns each, then the keys their whole width if there is still room."""
+def findings_table(rows: list[list[Text]], width: int, *, plan: bool = False) -> Table | None:
+    """The rows as a table for a terminal ``width`` columns wide, or None when even each column's longest
+    word does not fit (:func:`print_records` then). Cells wrap at spaces, and fold (never cut with an
+    ellipsis) only a word wider than its column. When the table does not fit, the resource and setting
+    columns keep their longest word, then the calls their longest name while expected and actual keep up to
+    VALUE_MIN columns each, then the keys their whole width if there is still room."""
     headers = _headers(plan)
     cells = [
         [header, *map(str, column)] for header, column in zip(headers, zip(*rows, strict=True), strict=True)
@@ -99,10 +102,12 @@ def findings_table(rows: list[list[Text]], width: int, *, plan: bool = False) ->
     words = [max(_longest_word(cell) for cell in column) for column in cells]
     full = [max(len(cell) for cell in column) for column in cells]
     room = width - CHROME * len(headers) - 1
+    if sum(words) > room:
+        return None
     fixed: list[int | None] = [None] * len(headers)
     if sum(full) > room:
         fixed[:KEY_COLUMNS] = words[:KEY_COLUMNS]
-        spare = room - sum(words[:KEY_COLUMNS]) - 2 * VALUE_MIN
+        spare = room - sum(words[:KEY_COLUMNS]) - sum(min(VALUE_MIN, w) for w in words[KEY_COLUMNS:-1])
         if words[-1] <= spare:
             fixed[-1] = words[-1]
             spare -= words[-1]
@@ -114,6 +119,19 @@ def findings_table(rows: list[list[Text]], width: int, *, plan: bool = False) ->
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def print_records(console: Console, rows: list[list[Text]], *, plan: bool = False) -> None:
+    """A terminal too narrow for the table: each finding as a block, its resource and setting on the first
+    line, then a field a line, values wrapping beside their names."""
+    for row in rows:
+        console.print(Text.assemble((row[0].plain, "bold"), "  ", row[1]))
+        fields = Table.grid(padding=(0, 2))
+        fields.add_column(no_wrap=True)
+        fields.add_column(overflow="fold")
+        for header, cell in zip(_headers(plan)[KEY_COLUMNS:], row[KEY_COLUMNS:], strict=True):
+            fields.add_row(f"  {header}", cell)
+        console.print(fields)
 
 
 def _headers(plan: bool) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -17,6 +18,21 @@ from typing import IO
 ECR_DRIFT = shutil.which("ecr-drift", path=str(Path(sys.executable).parent))
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
 STOP_TIMEOUT = 20
+
+
+def cli_environment(region: str) -> dict[str, str]:
+    """An environment for the installed `ecr-drift` as a process: test credentials and ``region``, and
+    nothing of the machine's AWS configuration (no files, no metadata service)."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": region,
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 @dataclass

@@ -178,9 +178,27 @@ def test_a_narrow_terminal_wraps_cells_and_never_cuts_a_name(width: int) -> None
     assert max(len(line) for line in text.splitlines()) <= width
     for finding in report.findings:
         assert finding.setting in text, finding.setting
-    if width >= 100:  # room enough for the calls too: none breaks mid-word
-        for call in {call for finding in report.findings for call in finding.calls or ()}:
-            assert call in text, call
+    for call in {call for finding in report.findings for call in finding.calls or ()}:
+        assert call in text, call  # whole: a table where its words fit, a block a finding where not
+
+
+def test_a_terminal_too_narrow_for_the_table_gets_a_block_a_finding() -> None:
+    report = Report("audit", "cli", ["temporal-worker"], [TEMPORAL_SCAN])
+    out = io.StringIO()
+
+    print_report(Console(file=out, force_terminal=True, width=60, color_system=None), report, plan=True)
+
+    assert [line.rstrip() for line in out.getvalue().splitlines()[:4]] == [
+        "temporal-worker  scan_on_push",
+        "  expected       true",
+        "  actual         false",
+        "  enforce would  PutImageScanningConfiguration",
+    ]
+
+
+TEMPORAL_SCAN = Finding(
+    "temporal-worker", "scan_on_push", True, False, calls=("PutImageScanningConfiguration",)
+)
 
 
 def team_a_api(tmp_path: Path) -> list[str]:

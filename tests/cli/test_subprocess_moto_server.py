@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from ecr_drift.cli.ecr_double import serve
+from tests.cli.sandbox_process import ECR_DRIFT, cli_environment
 from tests.conftest import EXAMPLE_PATH, REGION
 
 pytestmark = pytest.mark.slow
-ECR_DRIFT = shutil.which("ecr-drift", path=str(Path(sys.executable).parent))
 
 
 @pytest.fixture
@@ -33,18 +29,13 @@ def endpoint() -> Iterator[str]:
 
 def _ecr_drift(*args: str) -> subprocess.CompletedProcess[str]:
     assert ECR_DRIFT, "the ecr-drift console script is installed next to the interpreter"
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
     return subprocess.run(
-        [ECR_DRIFT, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        [ECR_DRIFT, *args],
+        capture_output=True,
+        text=True,
+        env=cli_environment(REGION),
+        timeout=120,
+        check=False,
     )
 
 

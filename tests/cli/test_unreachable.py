@@ -7,11 +7,8 @@ The endpoint is a port on 127.0.0.1 that was just bound and closed: connections 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +27,7 @@ from ecr_drift.aws.clients import MAX_ATTEMPTS, AwsClients
 from ecr_drift.cli import account
 from ecr_drift.cli.app import app
 from ecr_drift.cli.errors import explain
+from tests.cli.sandbox_process import ECR_DRIFT, cli_environment
 from tests.conftest import EXAMPLE_PATH, REGION
 
 runner = CliRunner()
@@ -156,24 +154,13 @@ def test_doctor_says_which_endpoint_answered_and_who_the_caller_is(aws: None) ->
 @pytest.mark.slow
 def test_the_installed_command_fails_within_5_s(refused: str) -> None:
     """The same, as a person runs it: a process, its start included."""
-    command = shutil.which("ecr-drift", path=str(Path(sys.executable).parent))
-    assert command, "the ecr-drift console script is installed next to the interpreter"
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    assert ECR_DRIFT, "the ecr-drift console script is installed next to the interpreter"
     started = time.monotonic()
     done = subprocess.run(
-        [command, "audit", *DESIRED, "--endpoint-url", refused],
+        [ECR_DRIFT, "audit", *DESIRED, "--endpoint-url", refused],
         capture_output=True,
         text=True,
-        env=env,
+        env=cli_environment(REGION),
         timeout=60,
         check=False,
     )
