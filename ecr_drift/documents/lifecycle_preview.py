@@ -169,9 +169,9 @@ def deletion_summary(fates: Iterable[Fate], images: int, horizon_days: int) -> s
     2 archived then expired, 1 already archived)"."""
     counts = Counter(fate.deletion for fate in fates)
     deleted = counts.total() - counts[None]
-    within = f"within {horizon_days} days" if horizon_days else "at once"
+    within = (f"within {horizon_days} day{'s' * (horizon_days != 1)}") if horizon_days else "at once"
     return (
-        f"{deleted} of {images} images {within} ({counts['direct']} expired directly, "
+        f"{deleted} of {images} image{'s' * (images != 1)} {within} ({counts['direct']} expired directly, "
         f"{counts['archive_then_expire']} archived then expired, "
         f"{counts['already_archived']} already archived)"
     )

@@ -492,6 +492,9 @@ def test_deletion_summary_counts_each_way_of_deletion() -> None:
     assert deletion_summary([], 10, 0) == (
         "0 of 10 images at once (0 expired directly, 0 archived then expired, 0 already archived)"
     )
+    assert deletion_summary([], 1, 1) == (
+        "0 of 1 image within 1 day (0 expired directly, 0 archived then expired, 0 already archived)"
+    )
 
 
 # --- the images file ----------------------------------------------------------------------------------------
