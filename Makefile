@@ -74,6 +74,7 @@ schema: $(STAMP)
 ## The benchmark (a few minutes; not part of `make test`): rewrites the tables in BENCHMARKS.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 100 500 2000 --write BENCHMARKS.md
+	$(BIN)/python -m bench.patterns --write BENCHMARKS.md
 
 ## Round trip and throttling at N=2000 (about 20 minutes, rate-bound): rewrites its block of BENCHMARKS.md.
 bench-network: $(STAMP)
