@@ -253,7 +253,7 @@ def ignore_principals_verdict(globs: Sequence[str], caller_arns: Sequence[str]) 
             Status.WARN,
             "enforcement.ignore_principals is empty: the changes the deploy role makes (`pulumi up` updating "
             "a repository) are taken for drift and put back by the enforcer. Add the deploy role, e.g. "
-            '"arn:aws:iam::*:role/pulumi-deploy"',
+            '"arn:aws:iam::<account id>:role/pulumi-deploy"',
         )
     for glob in globs:
         if matched := next((arn for arn in caller_arns if principal_matches(arn, glob)), None):

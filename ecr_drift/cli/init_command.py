@@ -65,9 +65,10 @@ def init(
     """Write a starting desired_state.json, and desired_state.schema.json beside it for editors.
 
     Without --from-account: the example that comes with the package, which declares example repositories,
-    a pattern, registry settings and access for another account (111122223333), all to be replaced with
-    yours. With --from-account: the account as it is, read as `ecr-drift import` reads it (--region,
-    --profile, --endpoint-url apply); an `audit` right after finds nothing.
+    a pattern, registry settings, access for another account (111122223333) and the deploy role of account
+    123456789012 in `ignore_principals`, all to be replaced with yours. With --from-account: the account
+    as it is, read as `ecr-drift import` reads it (--region, --profile, --endpoint-url apply); an `audit`
+    right after finds nothing.
 
     Either way `enforcement.mode` is `audit` unless --mode says otherwise, so that the enforcer and
     `ecr-drift enforce` cannot write by accident: the example is not your registry, and an import is a

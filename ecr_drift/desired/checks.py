@@ -11,6 +11,7 @@ from ecr_drift.desired.models import DesiredState, Enforcement, PullThroughCache
 from ecr_drift.desired.resolution import tied_patterns
 from ecr_drift.desired.upstreams import KNOWN_UPSTREAM_HOSTS, needs_credentials, upstream_registry
 from ecr_drift.documents.lifecycle import compile_lifecycle_policy
+from ecr_drift.documents.mutability import matches_every_tag
 from ecr_drift.documents.problems import DocumentError, Problem, join_path, path_key
 from ecr_drift.documents.registry_policy import build_registry_policy
 from ecr_drift.documents.replication import replication_problems
@@ -22,7 +23,8 @@ Home = tuple[str | None, str | None]
 # setting the models reject is left out, which makes no check fire, except these: each gets the value (in
 # JSON) under which the checks that read it find least, so that none reports what the real value may not.
 _LENIENT_PUBLIC_PULL = True  # else every public pull statement would be reported
-_LENIENT_MUTABILITY = "IMMUTABLE"  # else exclusions relying on it would be
+# Any value satisfies exclusions, which need one; MUTABLE also lets none be blamed for exempting every tag.
+_LENIENT_MUTABILITY = "MUTABLE"
 STAND_INS: dict[tuple[type[BaseModel], str], Any] = {
     (Enforcement, "allow_public_pull"): _LENIENT_PUBLIC_PULL,
     (DesiredState, "enforcement"): {"allow_public_pull": _LENIENT_PUBLIC_PULL},
@@ -94,6 +96,7 @@ def _contradictions(path: str, settings: RepositorySettings, state: DesiredState
                 "exclusions need `image_tag_mutability` (here or in defaults) to be exempt from",
             )
         )
+    problems += _exempts_every_tag(path, settings, state.defaults)
     scanning = state.registry.scanning
     if settings.scan_on_push is not None and scanning is not None and scanning.scan_type == "ENHANCED":
         problems.append(
@@ -104,6 +107,40 @@ def _contradictions(path: str, settings: RepositorySettings, state: DesiredState
             )
         )
     return problems
+
+
+def _exempts_every_tag(
+    path: str, settings: RepositorySettings, defaults: RepositorySettings
+) -> list[Problem]:
+    """IMMUTABLE with an exclusion filter that matches every tag: the file says immutable, yet every tag can
+    be overwritten. Reported at the block's own exclusions, or at its IMMUTABLE when it inherits exclusions
+    that ``defaults`` (not IMMUTABLE itself, else reported there) gives."""
+    mutability = settings.image_tag_mutability or defaults.image_tag_mutability
+    if mutability != "IMMUTABLE":
+        return []
+    why = "every tag stays overwritable while image_tag_mutability says IMMUTABLE"
+    if settings.image_tag_mutability_exclusions is not None:
+        return [
+            Problem(
+                join_path(path, "image_tag_mutability_exclusions", index),
+                f"matches every tag, so {why}; list the tags to exempt (e.g. latest) or set MUTABLE",
+            )
+            for index, tag_filter in enumerate(settings.image_tag_mutability_exclusions)
+            if matches_every_tag(tag_filter)
+        ]
+    if settings.image_tag_mutability is None or defaults.image_tag_mutability == "IMMUTABLE":
+        return []
+    inherited = defaults.image_tag_mutability_exclusions or []
+    index = next((i for i, tag_filter in enumerate(inherited) if matches_every_tag(tag_filter)), None)
+    if index is None:
+        return []
+    return [
+        Problem(
+            join_path(path, "image_tag_mutability"),
+            f"defaults.image_tag_mutability_exclusions[{index}] matches every tag, so {why}; set "
+            "image_tag_mutability_exclusions here to the tags to exempt (`[]` for none)",
+        )
+    ]
 
 
 def _cache_rule_problems(prefix: str, rule: PullThroughCacheRule) -> list[Problem]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
 from ecr_drift.desired.lifecycle_rules import LifecycleRule, RawLifecyclePolicy
 from ecr_drift.strict_model import StrictModel
@@ -29,7 +29,9 @@ KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-
 SECRET_ARN_PATTERN = (
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:ecr-pullthroughcache/[a-zA-Z0-9/_+=.@-]+$"
 )
-PRINCIPAL_GLOB_PATTERN = r"^arn:aws[a-z-]*:(?:iam|sts)::[0-9*]{1,12}:[A-Za-z0-9_+=,.@/*-]+$"
+# The account is named: the enforcer knows the account it runs in, and `*` there would ignore a role of that
+# name in any account, another's included.
+PRINCIPAL_GLOB_PATTERN = r"^arn:aws[a-z-]*:(?:iam|sts)::[0-9]{12}:[A-Za-z0-9_+=,.@/*-]+$"
 SID_PATTERN = r"^[A-Za-z0-9]+$"
 REGION_PATTERN = r"^[0-9a-z-]{2,25}$"
 REPLICATION_PREFIX_PATTERN = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]*)*/)*[a-z0-9]*(?:[._-][a-z0-9]*)*$"
@@ -54,7 +56,11 @@ PATTERN_MEANINGS: dict[str, str] = {
     IAM_ROLE_ARN_PATTERN: "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
     KMS_KEY_ARN_PATTERN: "a KMS key ARN, not an alias (arn:aws:kms:<region>:<account>:key/<id>)",
     SECRET_ARN_PATTERN: "a Secrets Manager secret ARN whose name starts with `ecr-pullthroughcache/`",
-    PRINCIPAL_GLOB_PATTERN: "an IAM or STS ARN, `*` allowed (arn:aws:iam::*:role/pulumi-deploy)",
+    PRINCIPAL_GLOB_PATTERN: (
+        "an IAM or STS ARN with its 12-digit account id, `*` allowed after it "
+        "(arn:aws:iam::123456789012:role/pulumi-deploy); write the id of the account the role is in, "
+        "not `*`"
+    ),
     SID_PATTERN: "a Sid: letters and digits only",
     REGION_PATTERN: "an AWS Region name such as eu-central-1",
     REPLICATION_PREFIX_PATTERN: (
@@ -68,7 +74,11 @@ TagFilter = Annotated[str, Field(pattern=TAG_FILTER_PATTERN, description="A tag 
 
 
 class IamStatement(StrictModel):
-    """What repository and registry policy statements share; checks of statements take this type."""
+    """What repository and registry policy statements share; checks of statements take this type.
+
+    Its principals are checked by ``ecr_drift.documents.iam_policy.statement_problems``, which names the path
+    of each one (``Principal.AWS[1]``) and reports them beside the other statements' problems in one pass.
+    """
 
     Sid: str = Field(pattern=SID_PATTERN, max_length=100)
     Effect: Literal["Allow", "Deny"]
@@ -77,13 +87,6 @@ class IamStatement(StrictModel):
     Action: str | list[str] | None = None
     NotAction: str | list[str] | None = None
     Condition: dict[str, dict[str, Any]] | None = None
-
-    @field_validator("Principal")
-    @classmethod
-    def _principal_string_is_everyone(cls, value: Any) -> Any:
-        if isinstance(value, str) and value != "*":
-            raise ValueError('a string `Principal` can only be "*"; name others in an object: {"AWS": [...]}')
-        return value
 
     @model_validator(mode="after")
     def _principal_and_action(self) -> Self:
@@ -246,7 +249,8 @@ class Enforcement(StrictModel):
     unmanaged_repositories: Literal["report", "ignore"] = "report"
     ignore_principals: list[Annotated[str, Field(pattern=PRINCIPAL_GLOB_PATTERN)]] = Field(
         default_factory=list,
-        description="ARN globs whose CloudTrail events are not acted on (e.g. the deploy role).",
+        description="ARN globs, each naming its account id, whose CloudTrail events are not acted on "
+        "(e.g. the deploy role).",
     )
     remove_unmanaged_tags: bool = False
     keep_policy_sids: list[Annotated[str, Field(pattern=SID_PATTERN)]] = Field(

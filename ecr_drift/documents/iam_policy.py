@@ -7,12 +7,13 @@ Pure: no AWS, no I/O. The canonical form absorbs what AWS does to a stored polic
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ecr_drift.desired.models import IamStatement
 from ecr_drift.documents.canonical_json import dumps, loads_object
-from ecr_drift.documents.problems import Problem, join_path
+from ecr_drift.documents.problems import Problem, join_path, path_key
 
 POLICY_VERSION = "2012-10-17"
 # What `docker pull` needs, and no more: listing or describing images is not needed to pull a known tag, and
@@ -41,6 +42,35 @@ _NARROWING_OPERATORS = frozenset(
     {"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike"}
 )
 _WILDCARDS = re.compile(r"[*?]")
+# The principals a policy may name. AWS answers InvalidParameterException for anything else: a partial
+# wildcard (`arn:aws:iam::*:root`, `arn:aws:iam::123456789012:*`), a group, a typo. `*` stands alone only.
+_IAM_NAME = r"[A-Za-z0-9_+=,.@-]+"
+_AWS_PRINCIPAL = re.compile(
+    r"\*|[0-9]{12}"
+    rf"|arn:aws[a-z-]*:iam::[0-9]{{12}}:(?:root|(?:user|role)/(?:{_IAM_NAME}/)*{_IAM_NAME})"
+    rf"|arn:aws[a-z-]*:sts::[0-9]{{12}}:(?:assumed-role/{_IAM_NAME}/{_IAM_NAME}|federated-user/{_IAM_NAME})"
+)
+# lambda.amazonaws.com, logs.eu-west-1.amazonaws.com; some China Region principals end in .com.cn.
+_SERVICE_PRINCIPAL = re.compile(r"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.amazonaws\.com(?:\.cn)?")
+# Unicode names of characters a reader takes for `*` (FULLWIDTH ASTERISK, HEAVY ASTERISK, STAR OPERATOR, ...).
+_ASTERISK_NAME = re.compile(r"\b(?:ASTERISK|STAR)\b")
+# Per kind of principal: its form, what it must be, and why a wildcard in it is refused.
+_PRINCIPAL_KINDS: dict[str, tuple[re.Pattern[str], str, str]] = {
+    "AWS": (
+        _AWS_PRINCIPAL,
+        "`*`, a 12-digit account id, or the ARN of an account, user, role or session: "
+        "arn:<partition>:iam::<account>:root, arn:<partition>:iam::<account>:user/<name>, "
+        "arn:<partition>:iam::<account>:role/<name>, "
+        "arn:<partition>:sts::<account>:assumed-role/<role>/<session>",
+        "a wildcard in part of a principal: AWS refuses it (InvalidParameterException); name the account "
+        "(12 digits) and the user or role in full, or write `*` alone and narrow it with a Condition",
+    ),
+    "Service": (
+        _SERVICE_PRINCIPAL,
+        "a service principal such as lambda.amazonaws.com",
+        "a service principal names one service in full (lambda.amazonaws.com): AWS takes no wildcard in it",
+    ),
+}
 _NARROWED_BY = (
     "a Condition on one of "
     + ", ".join(NARROWING_KEYS)
@@ -76,9 +106,69 @@ def statement_problems(
             first_index[statement.Sid] = index
         problems += [
             Problem(join_path(field, index, key), message)
-            for key, message in _danger(statement, allow_public_pull=allow_public_pull)
+            for key, message in [
+                *_principal_problems(statement),
+                *_danger(statement, allow_public_pull=allow_public_pull),
+            ]
         ]
     return problems
+
+
+def _principal_problems(statement: IamStatement) -> list[tuple[str, str]]:
+    """(path in the statement, why) for each principal AWS would refuse, or that only looks like `*`."""
+    problems: list[tuple[str, str]] = []
+    for key, principal in (("Principal", statement.Principal), ("NotPrincipal", statement.NotPrincipal)):
+        if isinstance(principal, str):
+            if principal != "*":
+                problems.append(
+                    (key, 'a string `Principal` can only be "*"; name others in an object: {"AWS": [...]}')
+                )
+            continue
+        for kind, values in (principal or {}).items():
+            where = join_path(key, path_key(kind))
+            if kind not in _PRINCIPAL_KINDS:
+                problems.append(
+                    (
+                        where,
+                        "ECR policies name principals under `AWS` (accounts, users, roles, sessions) or "
+                        "`Service`; federated identities reach ECR through a role",
+                    )
+                )
+                continue
+            listed = values if isinstance(values, list) else [values]
+            problems += [
+                (join_path(where, index) if isinstance(values, list) else where, why)
+                for index, value in enumerate(listed)
+                if (why := _principal_fault(kind, value)) is not None
+            ]
+    return problems
+
+
+def _principal_fault(kind: str, value: str) -> str | None:
+    """Why ``value`` is not a principal of ``kind``, in words that do not repeat it; None when it is one."""
+    form, meaning, wildcard = _PRINCIPAL_KINDS[kind]
+    if form.fullmatch(value):
+        return None
+    if value != value.strip():
+        return "has whitespace around it, so it is not the principal it looks like; remove the whitespace"
+    if any(_looks_like_asterisk(c) for c in value):
+        return (
+            "has a character that looks like `*` but is not the ASCII asterisk, so IAM does not read it as "
+            "a wildcard; type `*`"
+        )
+    if _WILDCARDS.search(value):
+        return wildcard
+    return f"must be {meaning}"
+
+
+def _looks_like_asterisk(char: str) -> bool:
+    """A full-width, small or typographic asterisk or star (U+FF0A, U+FE61, U+2217, U+2731, U+22C6, ...),
+    never `*` itself."""
+    if char.isascii():
+        return False
+    return unicodedata.normalize("NFKC", char) == "*" or bool(
+        _ASTERISK_NAME.search(unicodedata.name(char, ""))
+    )
 
 
 def _danger(statement: IamStatement, *, allow_public_pull: bool) -> list[tuple[str, str]]:
@@ -118,7 +208,7 @@ def _danger(statement: IamStatement, *, allow_public_pull: bool) -> list[tuple[s
 def _is_public(principal: str | Mapping[str, str | list[str]] | None) -> bool:
     """``"*"``, or ``"*"`` for a kind of principal (``{"AWS": "*"}``, ``{"AWS": ["*", ...]}``)."""
     if principal is None or isinstance(principal, str):
-        return principal == "*"  # the model allows no other string
+        return principal == "*"  # any other string is refused (_principal_problems)
     return any("*" in ([values] if isinstance(values, str) else values) for values in principal.values())
 
 

@@ -43,6 +43,12 @@ def desired_tag_mutability(mutability: str, exclusions: Sequence[str] | None) ->
     return TagMutability(mutability_value(mutability))
 
 
+def matches_every_tag(tag_filter: str) -> bool:
+    """Whether an exclusion filter exempts every tag: one made of `*` only (`*`, `**`), as tags are never
+    empty. Under IMMUTABLE it leaves every tag overwritable."""
+    return set(tag_filter) == {"*"}
+
+
 def mutability_value(text: str) -> MutabilityValue:
     # Checked by TagMutability.__post_init__, which every value reaches.
     return cast(MutabilityValue, text)

@@ -70,7 +70,7 @@ def test_the_example_is_recognised_by_what_it_declares() -> None:
     # Reordered, without `$schema`, in audit mode (what `ecr-drift init` writes), other enforcement settings:
     # it still deploys the same repositories, replication and grants.
     reordered = {key: example[key] for key in reversed(example) if key != "$schema"}
-    reordered["enforcement"] = {"mode": "audit", "ignore_principals": ["arn:aws:iam::*:role/ci"]}
+    reordered["enforcement"] = {"mode": "audit", "ignore_principals": ["arn:aws:iam::123456789012:role/ci"]}
     assert declaration_sha256(reordered) == SHIPPED_EXAMPLE_SHA256
     # Any change to what it declares makes it another file.
     renamed = json.loads(PACKAGED_EXAMPLE.read_text())

@@ -1,8 +1,9 @@
 """Dangerous policies are validation errors, in repository and registry policies alike.
 
 An `Allow` to a public principal is rejected unless a Condition narrows it, or it is pull-only under
-`enforcement.allow_public_pull`; `NotPrincipal` with `Allow` always is. Each is checked through
-`load_desired_state_text`, the validation that `ecr-drift validate`, the Lambda's start-up and Pulumi share.
+`enforcement.allow_public_pull`; `NotPrincipal` with `Allow` always is. A principal must be one AWS
+accepts: `*` alone, never part of one nor a look-alike. Each is checked through `load_desired_state_text`,
+the validation that `ecr-drift validate`, the Lambda's start-up and Pulumi share.
 """
 
 from __future__ import annotations
@@ -257,6 +258,136 @@ def test_conditions_that_do_not_narrow_the_principal(condition: Doc) -> None:
     assert [p for p, _ in found] == ["registry.policy_statements[0].Principal"]
 
 
+# ---- principals: what AWS accepts, and nothing that only looks like `*` ---------------------------------
+
+PARTNER_ROOT = "arn:aws:iam::111122223333:root"
+WILDCARD_IN_PART = "a wildcard in part of a principal: AWS refuses it (InvalidParameterException)"
+LOOKS_LIKE_STAR = "looks like `*` but is not the ASCII asterisk"
+WHITESPACE = "has whitespace around it"
+NOT_AN_AWS_PRINCIPAL = "must be `*`, a 12-digit account id, or the ARN of an account, user, role or session"
+
+
+@pytest.mark.parametrize("place", sorted(PLACES))
+@pytest.mark.parametrize("effect", ["Allow", "Deny"])
+@pytest.mark.parametrize(
+    ("principal", "why"),
+    [
+        ("arn:aws:iam::*:root", WILDCARD_IN_PART),
+        ("arn:aws:iam::123456789012:*", WILDCARD_IN_PART),
+        ("12345678901*", WILDCARD_IN_PART),
+        ("arn:aws:iam::123456789012:role/ci-*", WILDCARD_IN_PART),
+        ("arn:aws:sts::123456789012:assumed-role/ci/?", WILDCARD_IN_PART),
+        ("\uff0a", LOOKS_LIKE_STAR),  # FULLWIDTH ASTERISK
+        ("\ufe61", LOOKS_LIKE_STAR),  # SMALL ASTERISK
+        ("\u2217", LOOKS_LIKE_STAR),  # ASTERISK OPERATOR
+        ("\u2731", LOOKS_LIKE_STAR),  # HEAVY ASTERISK
+        ("\u22c6", LOOKS_LIKE_STAR),  # STAR OPERATOR
+        (" *", WHITESPACE),
+        ("* ", WHITESPACE),
+        ("\u00a0*", WHITESPACE),  # a no-break space
+        (" 111122223333", WHITESPACE),
+        ("arn:aws:iam::123456789012:group/admins", NOT_AN_AWS_PRINCIPAL),  # a group is no principal
+        ("1111222233", NOT_AN_AWS_PRINCIPAL),
+        ("arn:aws:iam::1111222233:root", NOT_AN_AWS_PRINCIPAL),
+        ("arn:aws:ecr:eu-west-1:123456789012:repository/api", NOT_AN_AWS_PRINCIPAL),
+    ],
+)
+def test_principals_aws_refuses_or_that_only_look_like_star_are_rejected(
+    place: str, effect: str, principal: str, why: str
+) -> None:
+    statement = {"Sid": "Stmt", "Effect": effect, "Principal": {"AWS": [PARTNER_ROOT, principal]}}
+
+    found = problems(place, [{**statement, "Action": "ecr:BatchGetImage"}])
+
+    assert [p for p, _ in found] == [f"{PLACES[place][2]}[0].Principal.AWS[1]"]
+    assert why in found[0][1]
+
+
+@pytest.mark.parametrize(
+    ("statement", "path", "why"),
+    [
+        (
+            {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::*:root"}},
+            "NotPrincipal.AWS",
+            WILDCARD_IN_PART,
+        ),
+        ({"Effect": "Deny", "Principal": "\uff0a"}, "Principal", 'a string `Principal` can only be "*"'),
+        (
+            {"Effect": "Deny", "Principal": {"Service": "*"}},
+            "Principal.Service",
+            "names one service in full",
+        ),
+        (
+            {"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "lambda"]}},
+            "Principal.Service[1]",
+            "must be a service principal such as lambda.amazonaws.com",
+        ),
+        (
+            {"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"}},
+            "Principal.Federated",
+            "ECR policies name principals under `AWS`",
+        ),
+    ],
+)
+def test_not_principal_service_and_other_kinds_are_checked_too(statement: Doc, path: str, why: str) -> None:
+    found = problems("registry", [{"Sid": "Stmt", "Action": "ecr:BatchGetImage", **statement}])
+
+    assert [p for p, _ in found] == [f"registry.policy_statements[0].{path}"]
+    assert why in found[0][1]
+
+
+@pytest.mark.parametrize("place", sorted(PLACES))
+@pytest.mark.parametrize(
+    "principal",
+    [
+        {"AWS": "111122223333"},
+        {"AWS": [PARTNER_ROOT, "arn:aws:iam::111122223333:user/team/bob"]},
+        {"AWS": "arn:aws:iam::111122223333:role/ci/github-actions"},
+        {"AWS": "arn:aws:sts::111122223333:assumed-role/ci/session.name@example"},
+        {"AWS": "arn:aws:sts::111122223333:federated-user/bob"},
+        {"AWS": ["arn:aws-cn:iam::111122223333:root", "arn:aws-us-gov:iam::111122223333:role/ci"]},
+        {"AWS": "arn:aws-iso-b:iam::111122223333:root"},
+        {"Service": "lambda.amazonaws.com"},
+        {
+            "Service": [
+                "replication.ecr.amazonaws.com",
+                "logs.eu-west-1.amazonaws.com",
+                "ec2.amazonaws.com.cn",
+            ]
+        },
+        {"AWS": PARTNER_ROOT, "Service": "codebuild.amazonaws.com"},
+    ],
+)
+def test_principals_aws_accepts_are_accepted(place: str, principal: Doc) -> None:
+    statements = [
+        {"Sid": "Grant", "Effect": "Allow", "Principal": principal, "Action": ["ecr:PutImage"]},
+        {"Sid": "Refuse", "Effect": "Deny", "NotPrincipal": principal, "Action": "ecr:DeleteRepository"},
+    ]
+    assert problems(place, statements) == []
+
+
+@pytest.mark.parametrize("place", sorted(PLACES))
+def test_star_alone_stays_a_principal_when_a_condition_narrows_it(place: str) -> None:
+    statement = allow({"AWS": ["*"]}, "ecr:PutImage", Condition=ORG)
+
+    assert problems(place, [statement, {**allow("*", "ecr:PutImage", Condition=ORG), "Sid": "Other"}]) == []
+
+
+def test_a_malformed_principal_and_a_dangerous_statement_are_reported_in_one_pass() -> None:
+    statements = [
+        {"Sid": "Typo", "Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::*:root"}, "Action": "ecr:*"},
+        {**allow({"AWS": " *"}, "ecr:PutImage"), "Sid": "Spaced"},  # not `*`: only its form is wrong
+        {**allow("*", "ecr:PutImage"), "Sid": "Public"},
+    ]
+    prefix = PLACES["repository"][2]
+
+    assert [p for p, _ in problems("repository", statements)] == [
+        f"{prefix}[0].Principal.AWS",
+        f"{prefix}[1].Principal.AWS",
+        f"{prefix}[2].Principal",
+    ]
+
+
 # ---- the shared check, and the compiler's default --------------------------------------------------------
 
 STATEMENTS = TypeAdapter(list[PolicyStatement])
@@ -267,12 +398,17 @@ def test_the_compiler_accepts_what_validation_accepted_and_never_public_push() -
     must not reject public pull that validation accepted under allow_public_pull, nor accept more."""
     public_pull = STATEMENTS.validate_python([allow("*", "ecr:BatchGetImage")])
     public_push = STATEMENTS.validate_python([allow("*", "ecr:PutImage")])
+    partial_wildcard = STATEMENTS.validate_python(
+        [allow({"AWS": "arn:aws:iam::*:root"}, "ecr:BatchGetImage")]
+    )
 
     assert build_repository_policy(None, None, public_pull) is not None
     with pytest.raises(DocumentError):
         build_repository_policy(None, None, public_pull, allow_public_pull=False)
     with pytest.raises(DocumentError):
         build_repository_policy(None, None, public_push)
+    with pytest.raises(DocumentError):
+        build_repository_policy(None, None, partial_wildcard)
 
 
 def test_messages_name_no_value_of_the_statement() -> None:
@@ -286,10 +422,11 @@ def test_messages_name_no_value_of_the_statement() -> None:
                 Sid=secret,
                 Condition={"StringLike": {"aws:PrincipalOrgID": f"o-{secret}*"}},
             ),
+            allow({"AWS": [f"arn:aws:iam::*:role/{secret}", f"{secret} "]}, "ecr:BatchGetImage", Sid="C"),
         ]
     )
 
     found = statement_problems(statements, allow_public_pull=False, reserved_sids={secret}, reserved_for="x")
 
-    assert len(found) == 4
+    assert len(found) == 6
     assert not [p for p in found if secret in p.message]

@@ -197,7 +197,7 @@ def test_ignore_principals_match_the_session_arn_too(example_state: DesiredState
     state = example_state.model_copy(
         update={
             "enforcement": example_state.enforcement.model_copy(
-                update={"ignore_principals": ["arn:aws:sts::*:assumed-role/github-actions-ci/*"]}
+                update={"ignore_principals": ["arn:aws:sts::123456789012:assumed-role/github-actions-ci/*"]}
             )
         }
     )
@@ -205,7 +205,7 @@ def test_ignore_principals_match_the_session_arn_too(example_state: DesiredState
     result = route_file("put_lifecycle_policy_ci_role.json", state)
 
     assert isinstance(result, Ignored)
-    assert "arn:aws:sts::*:assumed-role/github-actions-ci/*" in result.reason
+    assert "arn:aws:sts::123456789012:assumed-role/github-actions-ci/*" in result.reason
 
 
 @pytest.mark.parametrize(
@@ -389,9 +389,9 @@ def _ignoring(state: DesiredState, *globs: str) -> DesiredState:
 @pytest.mark.parametrize(
     "glob",
     [
-        "arn:aws:iam::*:role/Pulumi-Deploy",
+        "arn:aws:iam::123456789012:role/Pulumi-Deploy",
         "arn:aws:iam::123456789012:role/PULUMI-*",
-        "arn:aws:sts::*:assumed-role/Pulumi-Deploy/*",
+        "arn:aws:sts::123456789012:assumed-role/Pulumi-Deploy/*",
     ],
 )
 def test_ignore_principals_match_role_names_in_any_case(glob: str, example_state: DesiredState) -> None:
@@ -412,12 +412,17 @@ def test_a_role_spelt_in_another_case_is_still_ignored(only: str, example_state:
         identity["sessionContext"]["sessionIssuer"]["arn"] = "arn:aws:iam::123456789012:role/PULUMI-Deploy"
         del identity["arn"]
     state = _ignoring(
-        example_state, "arn:aws:iam::*:role/pulumi-deploy", "arn:aws:sts::*:assumed-role/pulumi-deploy/*"
+        example_state,
+        "arn:aws:iam::123456789012:role/pulumi-deploy",
+        "arn:aws:sts::123456789012:assumed-role/pulumi-deploy/*",
     )
 
     assert isinstance(route(event, state=state, own_role_arn=None), Ignored)
     assert isinstance(
-        route(event, state=_ignoring(example_state, "arn:aws:iam::*:role/pulumi"), own_role_arn=None), Target
+        route(
+            event, state=_ignoring(example_state, "arn:aws:iam::123456789012:role/pulumi"), own_role_arn=None
+        ),
+        Target,
     )
 
 

@@ -879,3 +879,138 @@ def test_the_error_counts_its_problems_in_words() -> None:
 
     assert str(one.value).startswith("desired_state.json: 1 problem\n")
     assert str(two.value).startswith("desired_state.json: 2 problems\n")
+
+
+# ---- IMMUTABLE with an exclusion that exempts every tag --------------------------------------------------
+
+
+def _exclusions(place: str, filters: list[str], mutability: str | None = None) -> Callable[[Doc], None]:
+    def mutate(doc: Doc) -> None:
+        section, _, key = place.partition("|")
+        block = doc[section][key] if key else doc[section]
+        block["image_tag_mutability_exclusions"] = filters
+        if mutability is not None:
+            block["image_tag_mutability"] = mutability
+
+    return mutate
+
+
+EVERY_TAG = "matches every tag, so every tag stays overwritable while image_tag_mutability says IMMUTABLE"
+
+
+@pytest.mark.parametrize(
+    ("mutation", "path"),
+    [
+        (_exclusions("defaults", ["*"]), "defaults.image_tag_mutability_exclusions[0]"),
+        (_exclusions("defaults", ["latest", "**"]), "defaults.image_tag_mutability_exclusions[1]"),
+        (  # its own exclusions, IMMUTABLE from defaults
+            _exclusions("repositories|temporal-worker", ["***"]),
+            "repositories.temporal-worker.image_tag_mutability_exclusions[0]",
+        ),
+        (
+            _exclusions("repositories|internal-dashboard", ["*"], "IMMUTABLE"),
+            "repositories.internal-dashboard.image_tag_mutability_exclusions[0]",
+        ),
+        (
+            _exclusions("repository_patterns|ecr-public/*", ["dev-*", "*"], "IMMUTABLE"),
+            'repository_patterns."ecr-public/*".image_tag_mutability_exclusions[1]',
+        ),
+    ],
+)
+def test_immutable_with_an_exclusion_of_every_tag_is_rejected(
+    mutation: Callable[[Doc], None], path: str
+) -> None:
+    problems = _problem_set(mutation)
+
+    assert [p for p, _ in problems] == [path]
+    message = next(iter(problems))[1]
+    assert EVERY_TAG in message
+    assert "list the tags to exempt (e.g. latest) or set MUTABLE" in message
+
+
+def test_immutable_inheriting_an_exclusion_of_every_tag_is_rejected_where_it_says_immutable() -> None:
+    def mutable_defaults_exempting_every_tag(doc: Doc) -> None:
+        doc["defaults"].update(image_tag_mutability="MUTABLE", image_tag_mutability_exclusions=["*"])
+        doc["repositories"]["temporal-worker"]["image_tag_mutability"] = "IMMUTABLE"
+
+    assert _problem_set(mutable_defaults_exempting_every_tag) == {
+        (
+            "repositories.temporal-worker.image_tag_mutability",
+            f"defaults.image_tag_mutability_exclusions[0] {EVERY_TAG}; set image_tag_mutability_exclusions "
+            "here to the tags to exempt (`[]` for none)",
+        )
+    }
+
+
+def test_an_exclusion_of_every_tag_in_defaults_is_reported_once() -> None:
+    # utila-cosigner and temporal-worker inherit both settings; admin-dashboard also says IMMUTABLE itself.
+    problems = _problem_set(
+        _exclusions("defaults", ["*"]), _set("repositories|admin-dashboard|image_tag_mutability", "IMMUTABLE")
+    )
+
+    assert [p for p, _ in problems] == ["defaults.image_tag_mutability_exclusions[0]"]
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        _exclusions("defaults", ["*"], "MUTABLE"),  # every tag immutable: MUTABLE exempts nothing
+        _exclusions("defaults", ["*-dev", "latest", "v*"]),
+        _exclusions("repositories|temporal-worker", []),
+        _exclusions("repository_patterns|ecr-public/*", ["*"]),  # the pattern is MUTABLE
+    ],
+)
+def test_exclusions_that_leave_some_tags_immutable_are_accepted(mutation: Callable[[Doc], None]) -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    mutation(doc)
+
+    load_desired_state_text(json.dumps(doc))
+
+
+def test_an_exclusion_of_every_tag_is_not_blamed_for_a_mutability_the_models_reject() -> None:
+    problems = _problem_set(_exclusions("repositories|temporal-worker", ["*"], "immutable"))
+
+    assert [p for p, _ in problems] == ["repositories.temporal-worker.image_tag_mutability"]
+
+
+# ---- ignore_principals name their account ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "glob",
+    [
+        "arn:aws:iam::*:role/pulumi-deploy",
+        "arn:aws:sts::*:assumed-role/pulumi-deploy/*",
+        "arn:aws:iam::1111222233*:role/pulumi-deploy",
+        "arn:aws:iam::*",
+    ],
+)
+def test_an_ignore_principal_with_a_wildcard_account_is_rejected(glob: str) -> None:
+    problems = _problem_set(
+        _set("enforcement|ignore_principals", [f"arn:aws:iam::{ACCOUNT_ID}:role/ci", glob])
+    )
+
+    assert problems == {
+        (
+            "enforcement.ignore_principals[1]",
+            "must be an IAM or STS ARN with its 12-digit account id, `*` allowed after it "
+            "(arn:aws:iam::123456789012:role/pulumi-deploy); write the id of the account the role is in, "
+            "not `*`",
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    "glob",
+    [
+        f"arn:aws:iam::{ACCOUNT_ID}:role/pulumi-*",
+        f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/github-actions-ci/*",
+        f"arn:aws:iam::{ACCOUNT_ID}:*",
+        "arn:aws-cn:iam::111122223333:role/deploy",
+    ],
+)
+def test_an_ignore_principal_naming_its_account_is_accepted(glob: str) -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    doc["enforcement"]["ignore_principals"] = [glob]
+
+    assert load_desired_state_text(json.dumps(doc)).enforcement.ignore_principals == [glob]
