@@ -26,6 +26,7 @@ from ecr_drift.state import (
     RepositoryOptions,
     Write,
 )
+from ecr_drift.targets import WHOLE_REGISTRY, RegistryScope
 
 CREATE_REPOSITORY = "CreateRepository"
 
@@ -52,9 +53,14 @@ def desired_repository(state: DesiredState, resolved: Resolved) -> DesiredReposi
     return DesiredRepository(resolved.name, resolved.named, values, options)
 
 
-def desired_registry(state: DesiredState) -> DesiredRegistry:
+def desired_registry(state: DesiredState, scope: RegistryScope = WHOLE_REGISTRY) -> DesiredRegistry:
+    """The managed registry settings, of those ``scope`` checks."""
     return DesiredRegistry(
-        {s.name: value for s in registry_settings() if (value := s.desired(state)) is not None}
+        {
+            s.name: value
+            for s in registry_settings()
+            if scope.checks(s.name) and (value := s.desired(state)) is not None
+        }
     )
 
 

@@ -38,7 +38,7 @@ from ecr_drift.drift import (
 )
 from ecr_drift.findings import REGISTRY, REPOSITORY, Action, Finding, Origin, Report
 from ecr_drift.state import Change
-from ecr_drift.targets import Mode, Target, effective_mode
+from ecr_drift.targets import Mode, RegistryPart, RegistryScope, Target, effective_mode
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -112,11 +112,11 @@ def run(
         )
     # Created before any thread starts: boto3 clients are thread-safe, their lazy creation is not.
     ecr = clients.ecr
-    context = _RunContext(ecr, state, mode, sleep, allow_mass_expiry, predict_guards)
+    context = _RunContext(ecr, state, mode, sleep, allow_mass_expiry, predict_guards, time_left_ms)
     named = set(target.repositories or ())
     done = _Done(on_findings)
     with _write_counter(ecr, refuse=mode is Mode.AUDIT) as writes, deadline(ecr, time_left_ms):
-        registry = context.plan_registry() if target.registry else []
+        registry = context.plan_registry(target.registry) if target.registry else []
         jobs, listing = _jobs(ecr, target, state, sleep)
         if refuse_unknown:
             _refuse_unknown(ecr, state, jobs)
@@ -235,25 +235,33 @@ class _RunContext:
     sleep: Sleep
     allow_mass_expiry: bool = False
     predict_guards: bool = False
+    time_left_ms: Callable[[], int] | None = None
 
     @property
     def guards(self) -> Guards:
-        return Guards(self.state.enforcement.lifecycle_guard, self.allow_mass_expiry, self.sleep)
+        lifecycle = self.state.enforcement.lifecycle_guard
+        return Guards(lifecycle, self.allow_mass_expiry, self.sleep, self.time_left_ms)
 
     @property
     def counts_expiries(self) -> bool:
         """A plan counts what each lifecycle policy would expire, as enforce does before putting it."""
         return self.mode is Mode.AUDIT and self.predict_guards and not self.allow_mass_expiry
 
-    def plan_registry(self) -> list[Change]:
-        desired = desired_registry(self.state)
+    def plan_registry(self, scope: RegistryScope) -> list[Change]:
+        """The changes of the registry settings and items ``scope`` covers; only their settings are read."""
+        desired = desired_registry(self.state, scope)
         try:
             observed = observe_registry(self.ecr, registry_reads(desired))
-            return registry_changes(desired, observed)
+            changes = registry_changes(desired, observed)
         except Exception as error:  # isolation: the repositories are still checked
             return [Change(_failed(REGISTRY, setting, error)) for setting in desired.values]
+        # An item's setting is read whole (one call): its other items are not this run's to report or fix.
+        return [change for change in changes if scope.covers(change.finding.setting, change.finding.key)]
 
-    def plan_repository(self, name: str, description: RepositoryTypeDef | None) -> list[Change]:
+    def plan_repository(
+        self, name: str, description: RepositoryTypeDef | None, only: str | None = None
+    ) -> list[Change]:
+        """The changes of repository ``name``; ``only``: of that one setting, only its reads made."""
         try:
             resolved = resolve(self.state, name)
             if resolved is None:
@@ -261,6 +269,8 @@ class _RunContext:
                 findings = unmanaged_repository_findings(self.state, name, arn) if arn else []
                 return [Change(finding) for finding in findings]
             desired = desired_repository(self.state, resolved)
+            if only is not None:
+                desired = replace(desired, values={only: desired.values[only]})
             observed = (
                 observe_repository(self.ecr, description, repository_reads(desired), self.sleep)
                 if description
@@ -305,7 +315,23 @@ class _RunContext:
             return self.planned(change)
         if change.finding.action is not Action.DRIFT:
             return change.finding
-        return apply(self.ecr, change, self.guards)
+        return apply(self.ecr, change, self.guards, self.holds)
+
+    def holds(self, finding: Finding) -> bool:
+        """Whether a re-read finds ``finding``'s setting (its item) as desired: what tells whether a write
+        whose answer was lost was made. The repository is described again, as its settings may read it."""
+        if finding.resource == REGISTRY:
+            return not self.plan_registry(
+                RegistryScope(frozenset({RegistryPart(finding.setting, finding.key)}))
+            )
+        try:
+            listed, _ = describe_repositories(self.ecr, [finding.resource], self.sleep)
+        except AwsError:
+            return False
+        description = listed.get(finding.resource)
+        # A repository gone is not as desired (a pattern's repository missing would otherwise have no change).
+        only = None if finding.setting == REPOSITORY else finding.setting
+        return description is not None and not self.plan_repository(finding.resource, description, only)
 
     def planned(self, change: Change) -> Finding:
         """In audit mode, ``change``'s finding with the calls enforce would make for it, or blocked when a

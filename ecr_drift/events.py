@@ -14,13 +14,14 @@ from typing import Annotated, Any, Literal, Self, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ecr_drift.desired.models import REPOSITORY_NAME_PATTERN, DesiredState
+from ecr_drift.desired.models import CACHE_PREFIX_PATTERN, REPOSITORY_NAME_PATTERN, DesiredState
 from ecr_drift.documents.problems import join_path
 from ecr_drift.findings import Origin
 from ecr_drift.settings import registry_settings, repository_settings
+from ecr_drift.settings.base import KeyedRegistrySetting
 from ecr_drift.state import RepositoryParameter
 from ecr_drift.strict_model import StrictModel
-from ecr_drift.targets import Mode, Target, sweep
+from ecr_drift.targets import NO_REGISTRY, WHOLE_REGISTRY, Mode, RegistryPart, RegistryScope, Target, sweep
 
 API_CALL = "AWS API Call via CloudTrail"
 SERVICE_EVENT = "AWS Service Event via CloudTrail"
@@ -34,6 +35,9 @@ REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repositor
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):role/(?:[^/]+/)*(?P<name>[^/]+)$")
 ASSUMED_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:sts::(?P<account>[0-9]{12}):assumed-role/(?P<name>[^/]+)/.+$")
 _VALID_NAME = re.compile(REPOSITORY_NAME_PATTERN)
+# A registry item's key (cache rule or template prefix): botocore's pattern, and the longer of their bounds.
+_VALID_PREFIX = re.compile(CACHE_PREFIX_PATTERN)
+MAX_PREFIX_LENGTH = 256
 # A manual sweep's page: its run stays well within 900 s, its answer within 6 MB, and its publishing
 # (Security Hub reads 20 resources a request, 3 requests a second) within the deadline's reserve.
 DEFAULT_PAGE_SIZE = 500
@@ -94,8 +98,11 @@ class UserIdentity(_AwsModel):
 
 
 class RequestParameters(_AwsModel):
-    """Only the resource name: registry calls (cache rule prefix, template prefix) check the whole registry,
-    which costs the same reads as checking one of its rules."""
+    """The repository's name; the other parameters are kept unchecked, as ``model_extra``: a registry call
+    names its item (a cache rule's or a template's prefix) by the parameter its setting declares, and one of
+    the wrong type must not make the whole event unreadable (``_registry_part``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
     repository_name: str | None = Field(default=None, alias="repositoryName")
     resource_arn: str | None = Field(default=None, alias="resourceArn")  # the tagging calls
@@ -209,7 +216,7 @@ def repository_calls_by_parameter() -> dict[str, RepositoryParameter]:
 
 
 def registry_calls_watched() -> frozenset[str]:
-    """The CloudTrail calls that change a registry setting: the whole registry is checked again."""
+    """The CloudTrail calls that change a registry setting: that setting (or the item named) is checked."""
     return frozenset(call for s in registry_settings() for call in s.events)
 
 
@@ -228,7 +235,8 @@ def _route_manual(event: dict[str, Any]) -> Target | Ignored:
         return ManualTarget(
             trigger="manual",
             repositories=None,
-            registry=invoke.start_after is None,  # the first page checks the registry
+            # The first page checks the registry.
+            registry=WHOLE_REGISTRY if invoke.start_after is None else NO_REGISTRY,
             requested_mode=requested,
             allow_mass_change=invoke.allow_mass_change,
             start_after=invoke.start_after,
@@ -260,9 +268,11 @@ def _route_api_call(
             return Ignored(f"{name} by {matched}, which matches ignore_principals {glob!r}")
     origin = _origin(detail)
     trigger = f"cloudtrail:{name}"
-    if name in registry_calls:
-        return Target(trigger=trigger, repositories=(), registry=True, origin=origin)
     parameters = detail.request_parameters or RequestParameters()
+    if name in registry_calls:
+        part, fallback = _registry_part(name, parameters)
+        scope = RegistryScope(frozenset({part}))
+        return Target(trigger=trigger, repositories=(), registry=scope, origin=origin, fallback=fallback)
     if repository_calls[name] == "resourceArn":
         repository = _name_in_arn(parameters.resource_arn)
     else:
@@ -270,6 +280,19 @@ def _route_api_call(
     if not _is_repository_name(repository):
         return Ignored(f"{name} names no valid repository ({_shown(repository)})", warning=True)
     return Target(trigger=trigger, repositories=(repository,), origin=origin)
+
+
+def _registry_part(call: str, parameters: RequestParameters) -> tuple[RegistryPart, str | None]:
+    """What a registry call can have changed: the item it names (no other registry item depends on one: see
+    the settings), or its whole setting; with why the whole setting when the call names no usable item."""
+    setting = next(s for s in registry_settings() if call in s.events)
+    if not isinstance(setting, KeyedRegistrySetting):
+        return RegistryPart(setting.name), None
+    key = (parameters.model_extra or {}).get(setting.item_parameter)
+    if isinstance(key, str) and len(key) <= MAX_PREFIX_LENGTH and _VALID_PREFIX.fullmatch(key):
+        return RegistryPart(setting.name, key), None
+    shown = _shown(key) if key is None or isinstance(key, str) else f"a {type(key).__name__}"
+    return RegistryPart(setting.name), f"{call} names no valid {setting.item_parameter} ({shown})"
 
 
 def _route_service_event(detail: CloudTrailDetail, envelope: EventEnvelope) -> Target | Ignored:

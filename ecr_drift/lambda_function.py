@@ -250,7 +250,11 @@ def _log_run_started(target: Target, mode: Mode) -> None:
             "mode": str(mode),
             "trigger": target.trigger,
             "repositories": target.repositories,
-            "registry": target.registry,
+            "registry": target.registry.labels,
             "origin": asdict(target.origin) if target.origin else None,
         },
     )
+    if target.fallback is not None:
+        logger.warning(
+            "event names no valid item: its whole setting is checked", extra={"reason": target.fallback}
+        )

@@ -67,7 +67,8 @@ class Call:
     guard counts. ``absent_ok``: an error code meaning the call's aim already holds (deleting what is gone).
     ``lifecycle_guard``: a lifecycle document whose expiries the lifecycle guard counts before the call.
     ``if_failed``: what is broken when this call fails after the change's earlier calls succeeded (a rule
-    deleted to be re-created); such a call is retried before it is given up. ``refresh``: build the call
+    deleted to be re-created); such a call is retried before it is given up, and its change starts only
+    when the run has time left for all its calls. ``refresh``: build the call
     again from a read made right before it, and check that read's kept parts survive it (see
     :class:`Refresh`).
     """

@@ -3,7 +3,9 @@ end after the time kept for publishing. A Lambda killed at its timeout publishes
 throttled on every attempt must give up in time rather than retry past the end.
 
 Per attempt, the client's timeouts bound the wait (``ecr_drift.aws.clients``); between attempts, botocore's
-backoff is at most ``MAX_BACKOFF_S``.
+backoff is at most ``MAX_BACKOFF_S``. A change whose calls must all be made (a cache rule deleted to be
+created again) is not started without the time for each (:func:`time_for_calls`), so the deadline never
+falls between them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ MAX_BACKOFF_S = 20  # botocore.retries.standard.ExponentialBackoff._MAX_BACKOFF
 LAST_ATTEMPT_MS = PUBLISH_RESERVE_MS + ATTEMPT_TIMEOUT_S * 1000
 # No retry is waited for later than this: its backoff and its attempt could run past LAST_ATTEMPT_MS.
 LAST_RETRY_MS = LAST_ATTEMPT_MS + MAX_BACKOFF_S * 1000
+# One attempt, then one retry after the longest backoff: what each call of a change that must not stop
+# halfway (a rule deleted to be re-created) is given before the change starts.
+CALL_WITH_RETRY_MS = (2 * ATTEMPT_TIMEOUT_S + MAX_BACKOFF_S) * 1000
+
+
+def time_for_calls(attempts: int) -> int:
+    """The time left that lets ``attempts`` calls be made one after the other, each with a retry, before
+    the publishing's time: a change that must not stop halfway starts only with this much left."""
+    return PUBLISH_RESERVE_MS + attempts * CALL_WITH_RETRY_MS
 
 
 class DeadlineReached(BotoCoreError):

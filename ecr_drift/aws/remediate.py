@@ -9,13 +9,23 @@ policy is put only after the lifecycle guard has counted what it would expire.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from botocore import xform_name
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from ecr_drift.aws.errors import AwsError, Sleep, error_code, error_text, retry_not_found
+from ecr_drift.aws.deadline import time_for_calls
+from ecr_drift.aws.errors import (
+    AwsError,
+    Sleep,
+    error_code,
+    error_text,
+    is_read_operation,
+    retry_not_found,
+)
 from ecr_drift.aws.lifecycle_guard import blocked_message, mass_expiry
 from ecr_drift.aws.observe import read
 from ecr_drift.desired.models import LifecycleGuard
@@ -34,6 +44,14 @@ IF_FAILED_DELAY = 1.0
 # Calls that destroy images or repositories: refused whatever a setting asks for (defence in depth; a test
 # also checks no setting names them).
 NEVER_CALLED = frozenset({"DeleteRepository", "BatchDeleteImage", "PutImage", "UpdateImageStorageClass"})
+# Errors after which a call may have been made all the same: its answer was lost (a read timeout, a dropped
+# connection). botocore retries them, and a create's retry then finds it made (AlreadyExists).
+ANSWER_LOST = (BotocoreConnectionError, HTTPClientError)
+LEFT_FOR_NEXT_RUN = (
+    "not fixed: too little time was left in the run for all of {calls} with retries, and stopping halfway "
+    "would leave it broken; left for the next run"
+)
+CONFIRMED = "{operation} answered {error}, yet the change holds: confirmed by a re-read"
 
 
 class CallRefused(RuntimeError):
@@ -48,6 +66,8 @@ class Guards:
     # A person's explicit override (`ecr-drift enforce --allow-mass-expiry`); the Lambda never sets it.
     allow_mass_expiry: bool = False
     sleep: Sleep = time.sleep
+    # The run's remaining time (None: unbounded): a change that must not stop halfway starts only within it.
+    time_left_ms: Callable[[], int] | None = None
 
 
 class RepositoryAppeared(Exception):
@@ -58,13 +78,21 @@ class RepositoryAppeared(Exception):
         self.error = error
 
 
-def apply(ecr: ECRClient, change: Change, guards: Guards) -> Finding:
+def apply(
+    ecr: ECRClient, change: Change, guards: Guards, holds: Callable[[Finding], bool] | None = None
+) -> Finding:
     """Make ``change``'s calls in order; the finding with its new action.
 
     Never raises but :class:`RepositoryAppeared`: a call that fails makes the finding ``failed``, saying
-    which of the change's calls were made before it and what its failure left broken.
+    which of the change's calls were made before it and what its failure left broken. When the failure
+    leaves unknown whether the change was made (:func:`_outcome_unknown`), ``holds`` re-reads the
+    finding's setting: the finding is ``remediated`` when it is as desired. A change that must not stop
+    halfway is not started without the time for all its calls (it stays ``drift``, left for the next run).
     """
     finding = change.finding
+    if guards.time_left_ms is not None and guards.time_left_ms() < _time_needed_ms(change):
+        calls = ", ".join(call.operation for call in change.calls)
+        return replace(finding, message=LEFT_FOR_NEXT_RUN.format(calls=calls))
     notes: list[str] = []
     made: list[str] = []
     for call in change.calls:
@@ -80,12 +108,54 @@ def apply(ecr: ECRClient, change: Change, guards: Guards) -> Finding:
         except RepositoryAppeared:
             raise
         except Exception as error:  # isolation: what this change did so far is said, the run goes on
-            return replace(
-                finding, action=Action.FAILED, error=error_text(error), message=_failure(call, made)
-            )
+            return _after_failure(finding, call, error, made, notes, holds)
         made.append(call.operation)
     remediated = finding.with_action(Action.REMEDIATED)
     return replace(remediated, message="; ".join(notes)) if notes else remediated
+
+
+def _after_failure(
+    finding: Finding,
+    call: Call,
+    error: Exception,
+    made: list[str],
+    notes: list[str],
+    holds: Callable[[Finding], bool] | None,
+) -> Finding:
+    """``finding`` once ``call`` failed with ``error``: ``remediated`` when that leaves unknown whether the
+    change was made and a re-read finds it holds, else ``failed``."""
+    message = _failure(call, made)
+    if holds is not None and _outcome_unknown(error):
+        if holds(finding):
+            confirmed = CONFIRMED.format(operation=call.operation, error=error_text(error))
+            return replace(finding.with_action(Action.REMEDIATED), message="; ".join([*notes, confirmed]))
+        message += "; a re-read did not find it as desired"
+    return replace(finding, action=Action.FAILED, error=error_text(error), message=message)
+
+
+def _outcome_unknown(error: Exception) -> bool:
+    """Whether a change may hold although one of its calls failed with ``error``: the call's answer was lost,
+    what a create makes exists already (made by a try whose answer was lost, or by someone else), or a read
+    made for a write failed (the read-back after it): only a re-read tells."""
+    if isinstance(error, ANSWER_LOST) or _already_exists(error):
+        return True
+    return isinstance(error, ClientError) and is_read_operation(error.operation_name)
+
+
+def _already_exists(error: Exception) -> bool:
+    return (error_code(error) or "").endswith("AlreadyExistsException")
+
+
+def _time_needed_ms(change: Change) -> int:
+    """The time left that ``change`` needs to start: every try of every call (a call with ``if_failed``
+    mends what an earlier one removed, and is tried IF_FAILED_ATTEMPTS times), with the waits between
+    them. 0 for a change without such a call: stopping it halfway leaves nothing broken."""
+    mending = sum(1 for call in change.calls if call.if_failed)
+    if not mending:
+        return 0
+    attempts = len(change.calls) + mending * (IF_FAILED_ATTEMPTS - 1)
+    waits_s = mending * sum(IF_FAILED_DELAY * attempt for attempt in range(1, IF_FAILED_ATTEMPTS))
+    return time_for_calls(attempts) + int(waits_s * 1000)
 
 
 def _failure(call: Call, made: list[str]) -> str:
@@ -106,7 +176,9 @@ def _make(ecr: ECRClient, call: Call, sleep: Sleep) -> list[str]:
         try:
             execute(ecr, call, sleep)
             return []
-        except AwsError:
+        except AwsError as error:
+            if _already_exists(error):  # trying again cannot change that: a re-read tells if it holds
+                raise
             sleep(IF_FAILED_DELAY * attempt)
     execute(ecr, call, sleep)
     return []

@@ -37,6 +37,7 @@ from ecr_drift.metrics import (
 )
 from ecr_drift.publish import eventbridge, securityhub, sns
 from ecr_drift.publish.text import finding_title
+from ecr_drift.targets import NO_REGISTRY, RegistryScope
 
 if TYPE_CHECKING:
     from ecr_drift.aws.clients import AwsClients
@@ -58,12 +59,12 @@ def publish(
     clients: AwsClients,
     logger: Logger,
     metrics: Metrics,
-    registry_checked: bool = False,
+    registry_checked: RegistryScope = NO_REGISTRY,
     findings_logged: bool = False,
 ) -> list[str]:
     """Log, count and send ``report``. Returns what could not be published (empty when all went out).
 
-    ``registry_checked`` says the run covered the registry, so Security Hub may resolve its findings.
+    ``registry_checked``: the parts of the registry the run covered, whose findings Security Hub may resolve.
     ``findings_logged``: each finding was logged as the run went (:func:`finding_logger`); only the run's
     summary line is added.
     """

@@ -9,8 +9,8 @@ An Id (``ecr-drift-enforcer/{region}/{account}/{resource}/{setting}[/{key}]``) g
   compliant now, or no longer managed: re-imported with Compliance PASSED, then resolved.
 
 "Resolved" is a BatchUpdateFindings call setting Workflow RESOLVED: BatchImportFindings cannot change the
-workflow of an existing finding. Resources a run did not check (other repositories, the registry when the
-target did not include it, repositories left for lack of time) keep their findings open until one does.
+workflow of an existing finding. Resources a run did not check (other repositories, the registry settings and
+items the target did not include, repositories left for lack of time) keep their findings open until one does.
 
 Calls: one GetFindings query per 20 checked resources (a filter takes at most 20 values), paged and paced to
 GetFindings' quota of 3 requests a second; BatchImportFindings and BatchUpdateFindings 100 findings a call.
@@ -29,6 +29,7 @@ from ecr_drift.desired.models import REPOSITORY_NAME_PATTERN
 from ecr_drift.findings import REGISTRY, REPOSITORY, UNMANAGED_REPOSITORY, Action, Finding, Report
 from ecr_drift.publish.text import origin_text, value_text
 from ecr_drift.settings import registry_settings, repository_settings
+from ecr_drift.targets import RegistryScope
 
 if TYPE_CHECKING:
     from mypy_boto3_securityhub import SecurityHubClient
@@ -115,12 +116,14 @@ def sync(
     client: SecurityHubClient,
     account: Account,
     now: str,
-    registry_checked: bool,
+    registry_checked: RegistryScope,
     pace: Callable[[], None] | None = None,
 ) -> list[str]:
     """Import this run's findings and resolve the ones it proved compliant. Returns per-finding failures.
 
-    ``pace`` is called before each GetFindings request (default: a :class:`Pacer` to GetFindings' quota).
+    ``registry_checked``: the registry settings and items the run checked; the registry's other findings
+    stay open. ``pace`` is called before each GetFindings request (default: a :class:`Pacer` to GetFindings'
+    quota).
     """
     current = [_from_finding(f, account, now, report.trigger) for f in report.findings]
     current_ids = {f["Id"] for f in current}
@@ -128,7 +131,7 @@ def sync(
     compliant = [
         _compliant(found, account, now, report.trigger)
         for found in open_findings(client, account, checked, pace or Pacer())
-        if found["Id"] not in current_ids
+        if found["Id"] not in current_ids and _was_checked(found, registry_checked)
     ]
     sent = current + compliant
     failed = _import(client, sent)
@@ -189,6 +192,15 @@ def _is_open(found: AwsSecurityFindingOutputTypeDef, account: Account, resources
         and found.get("Compliance", {}).get("Status") == "FAILED"
         and found.get("Workflow", {}).get("Status", "NEW") in ("NEW", "NOTIFIED")
     )
+
+
+def _was_checked(found: AwsSecurityFindingOutputTypeDef, registry_checked: RegistryScope) -> bool:
+    """A repository's open finding was checked (only checked repositories are queried); the registry's only
+    when the run checked its setting (and item)."""
+    fields = found.get("ProductFields", {})
+    if fields[f"{FIELD}resource"] != REGISTRY:
+        return True
+    return registry_checked.covers(fields[f"{FIELD}setting"], fields.get(f"{FIELD}key"))
 
 
 def _from_finding(finding: Finding, account: Account, now: str, trigger: str) -> AwsSecurityFindingTypeDef:

@@ -172,6 +172,8 @@ class KeyedRegistrySetting(RegistrySetting[Mapping[str, D]]):
     """
 
     item: ClassVar[str]  # "rule", "template": how a message names one
+    # The request parameter of its ``events`` naming the item (its key): such an event checks that item only.
+    item_parameter: ClassVar[str]
 
     @abstractmethod
     def observed_items(self, observed: ObservedRegistry) -> Mapping[str, Mapping[str, Any]]:

@@ -37,6 +37,7 @@ class CreationTemplates(KeyedRegistrySetting[Template]):
     name = "creation_template"
     title = "repository creation template"
     item = "template"
+    item_parameter = "prefix"
     fields = ("repository_patterns",)
     reads = (READ,)
     writes = (

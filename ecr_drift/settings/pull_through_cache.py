@@ -34,6 +34,10 @@ class PullThroughCache(KeyedRegistrySetting[PullThroughCacheRule]):
     name = "pull_through_cache_rule"
     title = "pull-through cache rule"
     item = "rule"
+    # No other registry item depends on a rule in the account: the creation templates under its prefix take
+    # their appliedFor from the desired state's rules, so changing a rule in the account leaves the desired
+    # and the live template as they were (a template changed alongside has an event of its own).
+    item_parameter = "ecrRepositoryPrefix"
     fields = ("registry.pull_through_cache",)
     reads = (READ,)
     writes = (

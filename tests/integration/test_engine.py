@@ -22,7 +22,7 @@ from ecr_drift.documents.lifecycle import compile_lifecycle_policy, render_lifec
 from ecr_drift.findings import REGISTRY, Action, Finding, Origin
 from ecr_drift.role import required_iam_actions
 from ecr_drift.settings import registry_settings, repository_settings
-from ecr_drift.targets import Mode, Target
+from ecr_drift.targets import WHOLE_REGISTRY, Mode, Target
 from tests.aws_calls import AwsCalls
 from tests.integration.conftest import FaultInjector, Runner
 from tests.lambda_harness import emitted_metrics, invoke
@@ -311,7 +311,7 @@ def test_cache_rule_credential_change_is_an_update(ecr: Any, run: Runner, calls:
     rule = {"upstream_registry_url": "quay.io", "custom_role_arn": role + "new"}
     state = state_of(registry={"pull_through_cache": {"quay": rule}})
 
-    [finding] = run(Mode.ENFORCE, state=state, target=Target("test", (), registry=True)).findings
+    [finding] = run(Mode.ENFORCE, state=state, target=Target("test", (), registry=WHOLE_REGISTRY)).findings
 
     assert (finding.key, finding.action) == ("quay", Action.REMEDIATED)
     assert [c.operation for c in calls.writes] == ["UpdatePullThroughCacheRule"]

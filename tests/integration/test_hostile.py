@@ -38,7 +38,7 @@ from ecr_drift.aws.clients import MAX_ATTEMPTS, AwsClients
 from ecr_drift.cli.lambda_context import FakeLambdaContext
 from ecr_drift.desired import DesiredState
 from ecr_drift.findings import REGISTRY, Action
-from ecr_drift.targets import Mode, Target
+from ecr_drift.targets import WHOLE_REGISTRY, Mode, Target
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.integration.conftest import FaultInjector, Runner
@@ -327,7 +327,7 @@ CACHE_RACES: dict[str, tuple[dict[str, str] | None, str, Callable[[Any], Any], s
         lambda ecr: ecr.create_pull_through_cache_rule(
             ecrRepositoryPrefix="quay", upstreamRegistryUrl="quay.io", customRoleArn=ROLE + "new"
         ),
-        "failed",
+        "remediated",  # "already exists", and a re-read finds the very rule wanted
     ),
     "deleted-before-update": (
         {"upstreamRegistryUrl": "quay.io", "customRoleArn": ROLE + "old"},
@@ -367,7 +367,7 @@ def test_a_cache_rule_changed_between_read_and_write(
             change(ecr)
 
     clients.ecr.meta.events.register(f"before-call.ecr.{operation}", someone_changes)
-    registry = Target("test", (), registry=True)
+    registry = Target("test", (), registry=WHOLE_REGISTRY)
 
     [finding] = run(Mode.ENFORCE, target=registry, state=quay_state()).findings
 

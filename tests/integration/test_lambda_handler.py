@@ -151,6 +151,27 @@ def test_a_registry_event_checks_the_registry_only(baseline: dict[str, Any]) -> 
     )
 
 
+def test_a_registry_event_without_a_valid_item_checks_its_whole_setting(
+    baseline: dict[str, Any], ecr_calls: AwsCalls, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ecr().delete_pull_through_cache_rule(ecrRepositoryPrefix="ecr-public")
+    ecr().create_pull_through_cache_rule(ecrRepositoryPrefix="quay", upstreamRegistryUrl="public.ecr.aws")
+    ecr().put_registry_scanning_configuration(scanType="BASIC", rules=[])  # another setting: not checked
+    event = load_event("delete_pull_through_cache_rule.json")
+    event["detail"]["requestParameters"] = {"ecrRepositoryPrefix": ["ecr-public"]}
+
+    response = invoke(event)
+
+    assert response["status"] == "ok"
+    assert [(f["setting"], f["key"], f["action"]) for f in response["findings"]] == [
+        ("pull_through_cache_rule", "ecr-public", "remediated"),
+        ("pull_through_cache_rule", "quay", "reported"),
+    ]
+    assert {c.operation for c in ecr_calls.calls if not c.is_write} == {"DescribePullThroughCacheRules"}
+    [warning] = [r for r in log_records(capsys.readouterr().out) if r["level"] == "WARNING"]
+    assert warning["reason"] == "DeletePullThroughCacheRule names no valid ecrRepositoryPrefix (a list)"
+
+
 # ---- events that must not lead to a write ------------------------------------------------------------------
 
 

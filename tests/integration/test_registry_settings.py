@@ -42,6 +42,9 @@ def desired(tmp_path: Path) -> Path:
     document = json.loads(EXAMPLE_PATH.read_text())
     document["registry"]["replication"] = REPLICATION
     document["registry"]["policy_statements"] = [STATEMENT]
+    # A second cache rule and a second template: an event about one item must leave the other alone.
+    document["registry"]["pull_through_cache"]["quay"] = {"upstream_registry_url": "public.ecr.aws"}
+    document["repository_patterns"]["team/*"] = {}
     path = tmp_path / "desired_state.json"
     path.write_text(json.dumps(document))
     return path
@@ -127,15 +130,15 @@ def test_a_deleted_creation_template_is_recreated_and_a_foreign_one_reported(
 
     response = invoke(load_event("delete_repository_creation_template.json"))
 
-    assert registry_findings(response) == [
-        ("creation_template", "ecr-public", "remediated"),
-        ("creation_template", "team-x", "reported"),
-    ]
+    # The event names ecr-public: the foreign template is the sweep's to report.
+    assert registry_findings(response) == [("creation_template", "ecr-public", "remediated")]
     assert [c.operation for c in ecr_calls.writes] == ["CreateRepositoryCreationTemplate"]
+    swept = invoke(load_event("scheduled_event.json"))
+    assert registry_findings(swept) == [("creation_template", "team-x", "reported")]
     prefixes = {
         t["prefix"] for t in ecr().describe_repository_creation_templates()["repositoryCreationTemplates"]
     }
-    assert prefixes == {"ecr-public", "team-x"}  # reported, never deleted
+    assert prefixes == {"ecr-public", "team", "team-x"}  # reported, never deleted
 
 
 def test_a_changed_creation_template_is_updated_back(built: None, ecr_calls: AwsCalls) -> None:
@@ -148,6 +151,89 @@ def test_a_changed_creation_template_is_updated_back(built: None, ecr_calls: Aws
     assert registry_findings(response) == [("creation_template", "ecr-public", "remediated")]
     assert [c.operation for c in ecr_calls.writes] == ["UpdateRepositoryCreationTemplate"]
     assert invoke({"action": "audit"})["findings"] == []
+
+
+# ---- an event checks what it names; a sweep checks everything -------------------------------------------
+
+
+def drift_every_registry_setting() -> None:
+    ecr().delete_pull_through_cache_rule(ecrRepositoryPrefix="ecr-public")
+    ecr().delete_repository_creation_template(prefix="ecr-public")
+    ecr().put_replication_configuration(replicationConfiguration={"rules": []})
+    ecr().delete_registry_policy()
+    ecr().put_registry_scanning_configuration(scanType="BASIC", rules=[])
+
+
+EVERY_DRIFT = [
+    ("creation_template", "ecr-public", "remediated"),
+    ("pull_through_cache_rule", "ecr-public", "remediated"),
+    ("registry_policy", None, "remediated"),
+    ("registry_scanning", None, "remediated"),
+    ("replication", None, "remediated"),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "finding", "read"),
+    [
+        (
+            "delete_pull_through_cache_rule.json",
+            ("pull_through_cache_rule", "ecr-public", "remediated"),
+            "DescribePullThroughCacheRules",
+        ),
+        (
+            "delete_repository_creation_template.json",
+            ("creation_template", "ecr-public", "remediated"),
+            "DescribeRepositoryCreationTemplates",
+        ),
+        ("put_replication_configuration.json", ("replication", None, "remediated"), "DescribeRegistry"),
+        ("delete_registry_policy.json", ("registry_policy", None, "remediated"), "GetRegistryPolicy"),
+        (
+            "put_registry_scanning_configuration.json",
+            ("registry_scanning", None, "remediated"),
+            "GetRegistryScanningConfiguration",
+        ),
+    ],
+)
+def test_a_registry_event_reads_and_reports_only_its_setting(
+    built: None, ecr_calls: AwsCalls, event: str, finding: tuple[str, str | None, str], read: str
+) -> None:
+    drift_every_registry_setting()
+
+    response = invoke(load_event(event))
+
+    assert registry_findings(response) == [finding]
+    assert [c.operation for c in ecr_calls.calls if not c.is_write] == [read]
+    assert len(ecr_calls.writes) == 1
+    # The other settings' drift is still there, for the sweep to find.
+    swept = invoke(load_event("scheduled_event.json"))
+    assert registry_findings(swept) == [f for f in EVERY_DRIFT if f != finding]
+
+
+def test_an_item_event_leaves_the_setting_s_other_items_to_the_sweep(
+    built: None, ecr_calls: AwsCalls
+) -> None:
+    for prefix in ("ecr-public", "quay"):
+        ecr().delete_pull_through_cache_rule(ecrRepositoryPrefix=prefix)
+    for prefix in ("ecr-public", "team"):
+        ecr().delete_repository_creation_template(prefix=prefix)
+
+    rule = invoke(load_event("delete_pull_through_cache_rule.json"))
+    template = invoke(load_event("delete_repository_creation_template.json"))
+
+    assert registry_findings(rule) == [("pull_through_cache_rule", "ecr-public", "remediated")]
+    assert registry_findings(template) == [("creation_template", "ecr-public", "remediated")]
+    assert [
+        (c.operation, c.params.get("ecrRepositoryPrefix", c.params.get("prefix"))) for c in ecr_calls.writes
+    ] == [
+        ("CreatePullThroughCacheRule", "ecr-public"),
+        ("CreateRepositoryCreationTemplate", "ecr-public"),
+    ]
+    swept = invoke(load_event("scheduled_event.json"))
+    assert registry_findings(swept) == [
+        ("creation_template", "team", "remediated"),
+        ("pull_through_cache_rule", "quay", "remediated"),
+    ]
 
 
 # ---- what counts as subtractive (what a blast-radius guard counts) -------------------------------------

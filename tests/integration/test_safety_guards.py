@@ -4,6 +4,9 @@
 - a kept policy statement that AWS adds during a run survives the write, and one a concurrent write removes
   is put back;
 - a pull-through cache rule deleted to be replaced, whose re-create fails, is reported as missing;
+- a write whose answer is lost, a create answered "already exists" and a failed read-back are re-read:
+  ``remediated`` when the change holds, ``failed`` otherwise (issue 19, item 8);
+- a cache rule's delete-and-create starts only with the time for both left in the run (issue 19, item 9);
 - writes that succeeded before an unexpected error are reported ``remediated``, the error on its own;
 - a read throttled on every attempt near the end of a Lambda gives up in time, its findings already logged;
 - without ``ENFORCER_ROLE_ARN``, the function's own role comes from STS.
@@ -18,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.retries import bucket, standard
 from moto.core.botocore_stubber import MockRawResponse
 
@@ -28,7 +32,7 @@ from ecr_drift.blast_radius import OVERRIDE
 from ecr_drift.cli.lambda_context import FakeLambdaContext
 from ecr_drift.findings import REGISTRY, Action, Finding
 from ecr_drift.settings import repository_policy
-from ecr_drift.targets import Mode, Target
+from ecr_drift.targets import WHOLE_REGISTRY, Mode, Target
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.integration.conftest import FaultInjector, Runner
@@ -36,6 +40,7 @@ from tests.integration.test_engine import state_of
 from tests.lambda_harness import invoke, lambda_environment
 
 LIMIT = 10  # enforcement.blast_radius.max_repositories' default
+REGISTRY_ONLY = Target("test", (), registry=WHOLE_REGISTRY)
 LAMBDA_SID = "LambdaECRImageRetrievalPolicy"  # kept by default (enforcement.keep_policy_sids)
 
 
@@ -269,7 +274,7 @@ def test_a_failed_re_create_of_a_replaced_cache_rule_says_the_rule_is_missing(
     state = state_of(registry={"pull_through_cache": {"quay": {"upstream_registry_url": "public.ecr.aws"}}})
     fail("CreatePullThroughCacheRule", "ServiceUnavailableException")
 
-    [finding] = run(Mode.ENFORCE, state=state, target=Target("test", (), registry=True)).findings
+    [finding] = run(Mode.ENFORCE, state=state, target=Target("test", (), registry=WHOLE_REGISTRY)).findings
 
     assert finding.action is Action.FAILED
     assert finding.error is not None
@@ -330,6 +335,104 @@ def _failing(execute: Callable[..., None], operation: str, fail: Callable[..., N
         execute(ecr, call, sleep)
 
     return wrapped
+
+
+# ---- writes confirmed by a re-read ----------------------------------------------------------------------
+
+QUAY_TO_ECR_PUBLIC = {"pull_through_cache": {"quay": {"upstream_registry_url": "public.ecr.aws"}}}
+
+
+def cache_rules(ecr: Any) -> dict[str, str]:
+    return {
+        r["ecrRepositoryPrefix"]: r["upstreamRegistryUrl"]
+        for r in ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]
+    }
+
+
+def test_a_create_whose_answer_is_lost_after_it_was_made_is_confirmed_by_a_re_read(
+    ecr: Any, run: Runner, clients: AwsClients
+) -> None:
+    def answer_lost(**_: Any) -> None:  # the rule was created; its answer never came back
+        raise ReadTimeoutError(endpoint_url="https://api.ecr.us-east-1.amazonaws.com/")
+
+    clients.ecr.meta.events.register("after-call.ecr.CreatePullThroughCacheRule", answer_lost)
+
+    [finding] = run(Mode.ENFORCE, state=state_of(registry=QUAY_TO_ECR_PUBLIC), target=REGISTRY_ONLY).findings
+
+    assert finding.action is Action.REMEDIATED, finding
+    assert "CreatePullThroughCacheRule answered ReadTimeoutError" in finding.message
+    assert "confirmed by a re-read" in finding.message
+    assert cache_rules(ecr) == {"quay": "public.ecr.aws"}
+
+
+def created_by_someone_else(ecr: Any, clients: AwsClients, upstream: str) -> None:
+    """Right before the engine's first CreatePullThroughCacheRule, the rule for `quay` is created with
+    ``upstream`` (another writer, or the engine's own earlier try whose answer was lost)."""
+
+    def create_once(**_: Any) -> None:
+        clients.ecr.meta.events.unregister("before-call.ecr.CreatePullThroughCacheRule", unique_id="other")
+        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="quay", upstreamRegistryUrl=upstream)
+
+    clients.ecr.meta.events.register(
+        "before-call.ecr.CreatePullThroughCacheRule", create_once, unique_id="other"
+    )
+
+
+def test_a_replaced_cache_rule_whose_create_finds_it_made_is_confirmed_by_a_re_read(
+    ecr: Any, run: Runner, clients: AwsClients, calls: AwsCalls
+) -> None:
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="quay", upstreamRegistryUrl="quay.io")
+    created_by_someone_else(ecr, clients, "public.ecr.aws")
+
+    [finding] = run(Mode.ENFORCE, state=state_of(registry=QUAY_TO_ECR_PUBLIC), target=REGISTRY_ONLY).findings
+
+    assert finding.action is Action.REMEDIATED, finding
+    assert "answered PullThroughCacheRuleAlreadyExistsException" in finding.message
+    assert "confirmed by a re-read" in finding.message
+    # "Already exists" is not tried again: only the re-read tells whether it is the rule wanted.
+    assert calls.operations["CreatePullThroughCacheRule"] == 1
+    assert cache_rules(ecr) == {"quay": "public.ecr.aws"}
+
+
+def test_a_create_that_finds_a_different_rule_made_fails_after_the_re_read(
+    ecr: Any, run: Runner, clients: AwsClients, calls: AwsCalls
+) -> None:
+    created_by_someone_else(ecr, clients, "quay.io")
+
+    [finding] = run(Mode.ENFORCE, state=state_of(registry=QUAY_TO_ECR_PUBLIC), target=REGISTRY_ONLY).findings
+
+    assert finding.action is Action.FAILED
+    assert finding.error is not None
+    assert finding.error.startswith("PullThroughCacheRuleAlreadyExistsException")
+    assert "a re-read did not find it as desired" in finding.message
+    assert calls.operations["DescribePullThroughCacheRules"] == 2  # the run's read, then the re-read
+    assert cache_rules(ecr) == {"quay": "quay.io"}
+
+
+def test_a_throttled_read_back_after_a_policy_write_is_confirmed_by_a_re_read(
+    ecr: Any, run: Runner, clients: AwsClients
+) -> None:
+    ecr.create_repository(repositoryName="api")
+    ecr.set_repository_policy(repositoryName="api", policyText=policy("Intruder"))
+    state = state_of(repositories={"api": {"pull_account_ids": ["210987654321"]}})
+    reads: list[int] = []
+
+    def throttle_the_read_back(**_: Any) -> None:
+        # The run's read, the read right before the write, then the read-back: throttled.
+        reads.append(1)
+        if len(reads) == 3:
+            error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+            raise ClientError(error, "GetRepositoryPolicy")  # type: ignore[arg-type]
+
+    clients.ecr.meta.events.register("before-call.ecr.GetRepositoryPolicy", throttle_the_read_back)
+
+    [finding] = run(Mode.ENFORCE, state=state, target=Target("test", ("api",))).findings
+
+    assert finding.action is Action.REMEDIATED, finding
+    assert "SetRepositoryPolicy answered ThrottlingException" in finding.message
+    assert "confirmed by a re-read" in finding.message
+    stored = json.loads(ecr.get_repository_policy(repositoryName="api")["policyText"])
+    assert [s["Sid"] for s in stored["Statement"]] == ["CrossAccountPull"]
 
 
 # ---- unexpected errors -----------------------------------------------------------------------------------
@@ -415,6 +518,31 @@ def test_a_read_throttled_on_every_attempt_gives_up_before_the_deadline_with_fin
     assert all(f.error and f.error.startswith("ThrottlingException") for f in failed)
     assert logged == report.findings  # each handed on as it was final, not only at the end
     assert report.not_checked == ["web"]  # no time was left to start it
+
+
+def test_a_cache_rule_is_deleted_to_be_replaced_only_with_the_time_for_its_create_too(
+    ecr: Any, run: Runner, calls: AwsCalls
+) -> None:
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="quay", upstreamRegistryUrl="quay.io")
+    state = state_of(registry=QUAY_TO_ECR_PUBLIC)
+
+    # Time for one call with its retry: enough to start the run, not for the delete and the create.
+    short = run(
+        Mode.ENFORCE, state=state, target=REGISTRY_ONLY, time_left_ms=Clock(deadline.time_for_calls(1))
+    )
+
+    [finding] = short.findings
+    assert finding.action is Action.DRIFT  # not fixed, counted as drift like a repository out of time
+    assert "left for the next run" in finding.message
+    assert "DeletePullThroughCacheRule, CreatePullThroughCacheRule" in finding.message
+    assert calls.writes == []
+    assert cache_rules(ecr) == {"quay": "quay.io"}
+
+    full = run(Mode.ENFORCE, state=state, target=REGISTRY_ONLY, time_left_ms=Clock(900_000))
+
+    assert [f.action for f in full.findings] == [Action.REMEDIATED]
+    assert [c.operation for c in calls.writes] == ["DeletePullThroughCacheRule", "CreatePullThroughCacheRule"]
+    assert cache_rules(ecr) == {"quay": "public.ecr.aws"}
 
 
 def test_the_lambda_derives_its_own_role_from_sts_when_enforcer_role_arn_is_unset(

@@ -17,6 +17,7 @@ import pytest
 from ecr_drift.aws.clients import AwsClients
 from ecr_drift.findings import REGISTRY, Action, Finding, Report
 from ecr_drift.publish import securityhub
+from ecr_drift.targets import WHOLE_REGISTRY
 from tests.aws_calls import AwsCalls
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.securityhub_double import BatchUpdateFindingsDouble, FakeTime, GetFindingsDouble
@@ -48,7 +49,7 @@ class Hub:
             client=self.clients.securityhub,
             account=ACCOUNT,
             now="2025-11-20T09:00:00.000Z",
-            registry_checked=True,
+            registry_checked=WHOLE_REGISTRY,
             pace=pacer,
         )
 

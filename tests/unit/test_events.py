@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ecr_drift.desired import DesiredState
 from ecr_drift.events import Ignored, ManualTarget, route
 from ecr_drift.findings import Origin, Report
-from ecr_drift.targets import Mode, Target
+from ecr_drift.targets import WHOLE_REGISTRY, Mode, RegistryPart, RegistryScope, Target
 from tests.lambda_harness import (
     CONSOLE_SESSION,
     ENFORCER_ROLE,
@@ -25,33 +25,45 @@ from tests.lambda_harness import (
 
 CI_SESSION = "arn:aws:sts::123456789012:assumed-role/github-actions-ci/GitHubActions"
 
-# file → (trigger, repositories, registry) for a target, or the start of the reason it is ignored
-ROUTES: dict[str, tuple[str, tuple[str, ...] | None, bool] | str] = {
+# file → (trigger, repositories, registry parts) for a target, or the start of the reason it is ignored
+ROUTES: dict[str, tuple[str, tuple[str, ...] | None, list[str]] | str] = {
     "put_image_scanning_configuration_console.json": (
         "cloudtrail:PutImageScanningConfiguration",
         ("utila-cosigner",),
-        False,
+        [],
     ),
-    "put_lifecycle_policy_ci_role.json": ("cloudtrail:PutLifecyclePolicy", ("temporal-worker",), False),
-    "put_image_tag_mutability.json": ("cloudtrail:PutImageTagMutability", ("admin-dashboard",), False),
-    "set_repository_policy.json": ("cloudtrail:SetRepositoryPolicy", ("admin-dashboard",), False),
-    "delete_repository.json": ("cloudtrail:DeleteRepository", ("temporal-worker",), False),
-    "tag_resource.json": ("cloudtrail:TagResource", ("utila-cosigner",), False),
-    "untag_resource.json": ("cloudtrail:UntagResource", ("internal-dashboard",), False),
-    "delete_lifecycle_policy.json": ("cloudtrail:DeleteLifecyclePolicy", ("utila-cosigner",), False),
-    "delete_pull_through_cache_rule.json": ("cloudtrail:DeletePullThroughCacheRule", (), True),
-    "put_registry_scanning_configuration.json": ("cloudtrail:PutRegistryScanningConfiguration", (), True),
-    "put_replication_configuration.json": ("cloudtrail:PutReplicationConfiguration", (), True),
-    "delete_registry_policy.json": ("cloudtrail:DeleteRegistryPolicy", (), True),
-    "delete_repository_creation_template.json": ("cloudtrail:DeleteRepositoryCreationTemplate", (), True),
+    "put_lifecycle_policy_ci_role.json": ("cloudtrail:PutLifecyclePolicy", ("temporal-worker",), []),
+    "put_image_tag_mutability.json": ("cloudtrail:PutImageTagMutability", ("admin-dashboard",), []),
+    "set_repository_policy.json": ("cloudtrail:SetRepositoryPolicy", ("admin-dashboard",), []),
+    "delete_repository.json": ("cloudtrail:DeleteRepository", ("temporal-worker",), []),
+    "tag_resource.json": ("cloudtrail:TagResource", ("utila-cosigner",), []),
+    "untag_resource.json": ("cloudtrail:UntagResource", ("internal-dashboard",), []),
+    "delete_lifecycle_policy.json": ("cloudtrail:DeleteLifecyclePolicy", ("utila-cosigner",), []),
+    "delete_pull_through_cache_rule.json": (
+        "cloudtrail:DeletePullThroughCacheRule",
+        (),
+        ["pull_through_cache_rule [ecr-public]"],
+    ),
+    "put_registry_scanning_configuration.json": (
+        "cloudtrail:PutRegistryScanningConfiguration",
+        (),
+        ["registry_scanning"],
+    ),
+    "put_replication_configuration.json": ("cloudtrail:PutReplicationConfiguration", (), ["replication"]),
+    "delete_registry_policy.json": ("cloudtrail:DeleteRegistryPolicy", (), ["registry_policy"]),
+    "delete_repository_creation_template.json": (
+        "cloudtrail:DeleteRepositoryCreationTemplate",
+        (),
+        ["creation_template [ecr-public]"],
+    ),
     "service_event_pull_through_cache.json": (
         "service-event:CreateRepository",
         ("ecr-public/library/nginx",),
-        False,
+        [],
     ),
-    "scheduled_event.json": ("schedule", None, True),
-    "manual_audit.json": ("manual", None, True),
-    "manual_enforce_repositories.json": ("manual", ("utila-cosigner", "admin-dashboard"), False),
+    "scheduled_event.json": ("schedule", None, ["*"]),
+    "manual_audit.json": ("manual", None, ["*"]),
+    "manual_enforce_repositories.json": ("manual", ("utila-cosigner", "admin-dashboard"), []),
     "failed_access_denied.json": "PutImageTagMutability failed with AccessDenied: nothing changed",
     "own_role_event.json": "PutImageScanningConfiguration was made by the enforcer's own role",
     "pulumi_deploy_role.json": (
@@ -88,7 +100,7 @@ def test_event_file_routes(name: str, example_state: DesiredState) -> None:
         assert result.warning is (name in WARNINGS)
     else:
         assert isinstance(result, Target), result
-        assert (result.trigger, result.repositories, result.registry) == expected
+        assert (result.trigger, result.repositories, result.registry.labels) == expected
 
 
 def test_origin_of_a_console_change(example_state: DesiredState) -> None:
@@ -138,6 +150,74 @@ def test_manual_invokes_say_which_mode_they_ask_for(example_state: DesiredState)
     assert audit.is_sweep
     assert isinstance(enforce, ManualTarget)
     assert enforce.requested_mode is Mode.ENFORCE
+
+
+def registry_call(call: str, parameters: Any) -> dict[str, Any]:
+    event = load_event("delete_pull_through_cache_rule.json")
+    event["detail"] |= {"eventName": call, "requestParameters": parameters}
+    return event
+
+
+@pytest.mark.parametrize(
+    ("call", "parameters", "part"),
+    [
+        ("CreatePullThroughCacheRule", {"ecrRepositoryPrefix": "quay"}, "pull_through_cache_rule [quay]"),
+        ("UpdatePullThroughCacheRule", {"ecrRepositoryPrefix": "quay"}, "pull_through_cache_rule [quay]"),
+        ("DeletePullThroughCacheRule", {"ecrRepositoryPrefix": "quay"}, "pull_through_cache_rule [quay]"),
+        ("CreateRepositoryCreationTemplate", {"prefix": "team/x"}, "creation_template [team/x]"),
+        ("UpdateRepositoryCreationTemplate", {"prefix": "ROOT"}, "creation_template [ROOT]"),
+        ("DeleteRepositoryCreationTemplate", {"prefix": "team/"}, "creation_template [team/]"),
+        ("PutRegistryScanningConfiguration", {"scanType": "BASIC"}, "registry_scanning"),
+        ("PutReplicationConfiguration", None, "replication"),
+        ("PutRegistryPolicy", {"policyText": "{}"}, "registry_policy"),
+        ("DeleteRegistryPolicy", None, "registry_policy"),
+    ],
+)
+def test_a_registry_call_checks_the_item_or_setting_it_changed(
+    call: str, parameters: Any, part: str, example_state: DesiredState
+) -> None:
+    target = route(registry_call(call, parameters), state=example_state, own_role_arn=None)
+
+    assert isinstance(target, Target)
+    assert (target.repositories, target.registry.labels, target.fallback) == ((), [part], None)
+
+
+def test_an_item_part_covers_its_item_and_its_setting_s_keyless_findings_only() -> None:
+    scope = RegistryScope(frozenset({RegistryPart("creation_template", "team/")}))
+
+    assert scope.checks("creation_template")
+    assert not scope.checks("pull_through_cache_rule")
+    assert scope.covers("creation_template", "team")  # ECR's prefix, with or without its trailing slash
+    assert scope.covers("creation_template", None)  # the setting's read failing: read for this item too
+    assert not scope.covers("creation_template", "team/x")
+    assert not scope.covers("pull_through_cache_rule", "team")
+    assert WHOLE_REGISTRY.covers("pull_through_cache_rule", "team")
+
+
+@pytest.mark.parametrize(
+    ("parameters", "shown"),
+    [
+        (None, "None"),
+        ({}, "None"),
+        ({"ecrRepositoryPrefix": 7}, "a int"),
+        ({"ecrRepositoryPrefix": ["quay"]}, "a list"),
+        ({"ecrRepositoryPrefix": "Not A Prefix"}, "'Not A Prefix'"),
+        ({"ecrRepositoryPrefix": "a" * 300}, "a name of 300 characters"),
+    ],
+)
+def test_a_missing_or_malformed_item_key_checks_the_whole_setting(
+    parameters: Any, shown: str, example_state: DesiredState
+) -> None:
+    event = registry_call("DeletePullThroughCacheRule", parameters)
+
+    target = route(event, state=example_state, own_role_arn=None)
+
+    assert isinstance(target, Target)
+    assert target.registry.labels == ["pull_through_cache_rule"]
+    assert target.fallback is not None
+    assert target.fallback.startswith(
+        f"DeletePullThroughCacheRule names no valid ecrRepositoryPrefix ({shown}"
+    )
 
 
 @pytest.mark.parametrize(

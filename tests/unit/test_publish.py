@@ -32,6 +32,7 @@ from ecr_drift.publish import (
     securityhub,
     sns,
 )
+from ecr_drift.targets import WHOLE_REGISTRY, RegistryPart, RegistryScope
 from tests.conftest import ACCOUNT_ID, REGION
 from tests.lambda_harness import NAMESPACE, emitted_metrics
 from tests.securityhub_double import BatchUpdateFindingsDouble, FakeTime
@@ -179,7 +180,7 @@ def test_iam_actions_are_exact_and_cover_every_call(
         clients=clients,
         logger=out.logger,
         metrics=out.metrics,
-        registry_checked=True,
+        registry_checked=WHOLE_REGISTRY,
     )
     publish(
         report(checked=FULL.repositories_checked),
@@ -187,7 +188,7 @@ def test_iam_actions_are_exact_and_cover_every_call(
         clients=clients,
         logger=out.logger,
         metrics=out.metrics,
-        registry_checked=True,
+        registry_checked=WHOLE_REGISTRY,
     )
 
     assert all("*" not in action and action.count(":") == 1 for action in PUBLISH_IAM_ACTIONS)
@@ -452,7 +453,12 @@ def test_a_later_compliant_run_resolves_what_it_checked(clients: AwsClients, out
     double = BatchUpdateFindingsDouble(clients)
     settings = config(SECURITY_HUB_FINDINGS="true")
     publish(
-        FULL, config=settings, clients=clients, logger=out.logger, metrics=out.metrics, registry_checked=True
+        FULL,
+        config=settings,
+        clients=clients,
+        logger=out.logger,
+        metrics=out.metrics,
+        registry_checked=WHOLE_REGISTRY,
     )
     double.calls.clear()
 
@@ -480,11 +486,48 @@ def test_a_later_compliant_run_resolves_what_it_checked(clients: AwsClients, out
         clients=clients,
         logger=out.logger,
         metrics=out.metrics,
-        registry_checked=True,
+        registry_checked=WHOLE_REGISTRY,
     )
     assert hub_findings()[hub_id(REGISTRY, "pull_through_cache_rule", "ecr-public")]["Compliance"] == {
         "Status": "PASSED"
     }
+
+
+def test_a_registry_event_resolves_only_the_registry_findings_it_checked(
+    clients: AwsClients, out: Output
+) -> None:
+    double = BatchUpdateFindingsDouble(clients)
+    settings = config(SECURITY_HUB_FINDINGS="true")
+    quay = Finding(REGISTRY, "pull_through_cache_rule", {"upstream": "quay.io"}, None, key="quay")
+    policy = Finding(REGISTRY, "registry_policy", {"Statement": []}, None)
+    publish(
+        report(CACHE_RULE, quay, policy),
+        config=settings,
+        clients=clients,
+        logger=out.logger,
+        metrics=out.metrics,
+        registry_checked=WHOLE_REGISTRY,
+    )
+    double.calls.clear()
+
+    # An event about the ecr-public rule found it compliant: the quay rule and the policy were not checked.
+    scope = RegistryScope(frozenset({RegistryPart("pull_through_cache_rule", "ecr-public")}))
+    publish(
+        report(),
+        config=settings,
+        clients=clients,
+        logger=out.logger,
+        metrics=out.metrics,
+        registry_checked=scope,
+    )
+
+    assert double.resolved == [hub_id(REGISTRY, "pull_through_cache_rule", "ecr-public")]
+    stored = hub_findings()
+    for untouched in (
+        hub_id(REGISTRY, "pull_through_cache_rule", "quay"),
+        hub_id(REGISTRY, "registry_policy"),
+    ):
+        assert stored[untouched]["Compliance"] == {"Status": "FAILED"}
 
 
 def test_findings_of_other_products_are_left_alone(clients: AwsClients, out: Output) -> None:
@@ -586,7 +629,12 @@ def test_open_findings_are_queried_for_the_checked_resources_only_20_at_a_time(
     publish(report(), config=settings, clients=clients, logger=out.logger, metrics=out.metrics)
     one = report(checked=("utila-cosigner",))
     publish(
-        one, config=settings, clients=clients, logger=out.logger, metrics=out.metrics, registry_checked=True
+        one,
+        config=settings,
+        clients=clients,
+        logger=out.logger,
+        metrics=out.metrics,
+        registry_checked=WHOLE_REGISTRY,
     )
     drifted = report(*(Finding(r, "tags", {"team": "a"}, {}) for r in sweep), checked=sweep)
     publish(drifted, config=settings, clients=clients, logger=out.logger, metrics=out.metrics)
