@@ -25,7 +25,7 @@ from ecr_drift.cli.connection import check_region
 from ecr_drift.cli.errors import AWS_ERRORS, explain
 from ecr_drift.cli.output import Output, OutputFormat, ReportFormat, console
 from ecr_drift.cli.render import WIDE_TERMINAL, print_report, tsv_lines
-from ecr_drift.cli.validate import load_or_exit
+from ecr_drift.cli.validate import DESIRED_STATE_FILE, load_or_exit
 from ecr_drift.desired import DesiredState
 from ecr_drift.desired.summary import count
 from ecr_drift.events import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -331,7 +331,7 @@ def enforce_exit_code(report: Report) -> int:
 
 @with_exit_codes
 def plan(
-    desired: DesiredOption = Path("desired_state.json"),
+    desired: DesiredOption = DESIRED_STATE_FILE,
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
@@ -374,7 +374,7 @@ def plan(
 
 @with_exit_codes
 def audit(
-    desired: DesiredOption = Path("desired_state.json"),
+    desired: DesiredOption = DESIRED_STATE_FILE,
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
@@ -406,7 +406,7 @@ def audit(
 
 @with_exit_codes
 def enforce(
-    desired: DesiredOption = Path("desired_state.json"),
+    desired: DesiredOption = DESIRED_STATE_FILE,
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,

@@ -12,9 +12,8 @@ from rich.markup import escape
 
 from ecr_drift.cli.demo import run_demo
 from ecr_drift.cli.output import Output
-from ecr_drift.cli.validate import load_or_exit
+from ecr_drift.cli.validate import DESIRED_STATE_FILE, load_or_exit
 
-LOCAL_DESIRED = Path("desired_state.json")
 DEMO_EXTRA_INSTALL = "pip install 'ecr-drift-enforcer[demo]'"
 
 
@@ -68,7 +67,7 @@ def demo(
     # Found, not imported: moto reads its settings (TEST_SERVER_MODE) on import, which the demo clears first.
     if find_spec("moto") is None:
         demo_extra_missing("demo", ModuleNotFoundError(name="moto"), output)
-    if desired is None and not LOCAL_DESIRED.exists():
+    if desired is None and not DESIRED_STATE_FILE.exists():
         # Anywhere else than a checkout (after a pip install): the example that ships with the package.
         with as_file(files("ecr_drift.cli") / "example_desired_state.json") as example:
             output.err.print(
@@ -77,7 +76,7 @@ def demo(
             )
             _run(example, output, verbose)
     else:
-        _run(desired or LOCAL_DESIRED, output, verbose)
+        _run(desired or DESIRED_STATE_FILE, output, verbose)
 
 
 def _run(desired: Path, output: Output, verbose: bool) -> NoReturn:

@@ -73,7 +73,7 @@ from ecr_drift.cli.doctor_checks import (
 )
 from ecr_drift.cli.errors import AWS_ERRORS, connection_failure, explain
 from ecr_drift.cli.output import Output, OutputFormat, plain_lines
-from ecr_drift.cli.validate import not_found
+from ecr_drift.cli.validate import DESIRED_STATE_FILE, not_found
 from ecr_drift.config import (
     DESIRED_STATE_SHA256_TAG,
     DESIRED_STATE_SHA256_VARIABLE,
@@ -596,7 +596,7 @@ def print_results(output: Output, results: Sequence[CheckResult]) -> None:
 
 
 def doctor(
-    desired: DesiredOption = Path("desired_state.json"),
+    desired: DesiredOption = DESIRED_STATE_FILE,
     function: Annotated[
         str | None,
         typer.Option(

@@ -32,6 +32,7 @@ from ecr_drift.cli.account import (
 )
 from ecr_drift.cli.errors import AWS_ERRORS, explain
 from ecr_drift.cli.output import OutputFormat
+from ecr_drift.cli.validate import DESIRED_STATE_FILE
 from ecr_drift.desired import load_desired_state_text
 from ecr_drift.desired.schema import SCHEMA_FILE, render_schema
 from ecr_drift.desired.summary import count
@@ -58,7 +59,7 @@ _ITEMS = {"lifecycle": "rule", "policy_statements": "statement"}
 def import_registry(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The file to write; `-` prints it to stdout.")
-    ] = Path("desired_state.json"),
+    ] = DESIRED_STATE_FILE,
     repository: RepositoryOption = None,
     region: RegionOption = None,
     profile: ProfileOption = None,
